@@ -1,0 +1,101 @@
+# crstep — a restore debugger for CRIU images.
+#   make            build ./crstep (-Wall -Wextra -Werror)
+#   make setup      install the Debian packages the build and the tests need
+#   make check      run every test (TAP); SANITIZE=1 builds with ASan+UBSan
+#   make demo       restore the bundled counter fixture and show it continue
+#   make bench      time restores of the counter fixture
+
+CC       ?= cc
+PKGS     := libprotobuf-c libedit ncursesw libcap
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(GEN)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+GEN      := build/gen
+OBJ      := build/obj
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+OBJ      := build/obj-san
+endif
+
+PROTOS   := $(wildcard restore/images/*.proto)
+PB_C     := $(patsubst restore/images/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PB_H     := $(PB_C:.c=.h)
+LIB_SRC  := $(wildcard restore/*.c stepper/*.c ui/*.c)
+LIB_SRC  := $(filter-out ui/main.c,$(LIB_SRC))
+LIB_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PB_C))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+
+# The restorer blob: freestanding, position independent, no libc, never
+# sanitized.  It is linked at 0 into one flat binary and embedded in crstep.
+PIE_SRC  := $(wildcard restore/pie/*.c) restore/barrier.c
+PIE_CFLAGS := -O2 -g0 -Wall -Wextra -Werror -std=gnu11 -Iinclude -ffreestanding \
+	-fno-builtin -fPIC -fvisibility=hidden -nostdlib -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-exceptions -mno-red-zone \
+	-fcf-protection=none -fno-jump-tables -DCR_PIE
+PIE_OBJ  := $(patsubst %.c,build/pie/%.o,$(PIE_SRC))
+
+all: crstep
+
+crstep: $(OBJ)/ui/main.o $(LIB_OBJ) $(OBJ)/pie-blob.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: restore/images/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Irestore/images $<
+
+$(OBJ)/gen/%.o: $(GEN)/%.c $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
+
+$(OBJ)/%.o: %.c $(PB_H) $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+build/pie/%.o: %.c $(wildcard include/*.h restore/pie/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(PIE_CFLAGS) -c -o $@ $<
+
+build/pie/restorer.elf: $(PIE_OBJ) restore/pie/pie.lds
+	$(CC) -nostdlib -static -Wl,-T,restore/pie/pie.lds -Wl,--no-dynamic-linker \
+		-Wl,-e,restorer_entry -o $@ $(PIE_OBJ)
+	@if readelf -r $@ | grep -q 'R_X86_64'; then \
+		echo "restorer blob has relocations: it must be position independent"; \
+		readelf -r $@; exit 1; fi
+
+build/pie/restorer.bin: build/pie/restorer.elf
+	objcopy -O binary $< $@
+
+# Offsets of the blob's entry points, exported as symbols next to the bytes.
+$(OBJ)/pie-blob.c: build/pie/restorer.bin build/pie/restorer.elf tools/mkblob.sh
+	@mkdir -p $(dir $@)
+	sh tools/mkblob.sh build/pie/restorer.elf build/pie/restorer.bin > $@
+
+$(OBJ)/pie-blob.o: $(OBJ)/pie-blob.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/tests/%: tests/unit/%.c $(LIB_OBJ) $(OBJ)/pie-blob.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $^ $(LDLIBS)
+
+setup:
+	@sh tools/setup.sh
+
+check: crstep $(UNIT_BIN)
+	@sh tests/run.sh $(if $(SANITIZE),--sanitize)
+
+demo: setup crstep
+	@sh tests/demo.sh
+
+bench: crstep
+	@sh tests/bench.sh
+
+clean:
+	rm -rf build crstep
+
+.PHONY: all setup check demo bench clean
+.SECONDARY:
+-include $(shell find build -name '*.d' 2>/dev/null)
