@@ -31,7 +31,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 
 # The restorer blob: freestanding, position independent, no libc, never
 # sanitized.  It is linked at 0 into one flat binary and embedded in crstep.
-PIE_SRC  := $(wildcard restore/pie/*.c) restore/barrier.c
+PIE_SRC  := $(wildcard restore/pie/*.c restore/barrier.c)
 PIE_CFLAGS := -O2 -g0 -Wall -Wextra -Werror -std=gnu11 -Iinclude -ffreestanding \
 	-fno-builtin -fPIC -fvisibility=hidden -nostdlib -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-exceptions -mno-red-zone \

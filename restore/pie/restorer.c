@@ -1,0 +1,7 @@
+/* placeholder */
+__attribute__((section(".text.entry"), used, visibility("default")))
+void restorer_entry(void)
+{
+	for (;;)
+		;
+}
