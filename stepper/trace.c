@@ -1,0 +1,237 @@
+/* trace.c: the switch log, the JSON-lines trace and per-stage stats, read
+ * from the barrier's event ring.  The controller calls these when it is
+ * awake anyway: reading costs the tasks nothing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "barrier.h"
+#include "protocol.h"
+#include "trace.h"
+
+#define CALIBRATION_MIN_NS 5000000LL	/* 5 ms between the two samples */
+
+static int clock_sample(struct barrier_clock_sample *sample)
+{
+	struct timespec ts;
+	uint64_t before, after;
+
+	before = barrier_rdtsc();
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		return -1;
+	after = barrier_rdtsc();
+	sample->tsc = before + (after - before) / 2;
+	sample->mono_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return 0;
+}
+
+void trace_clock_start(struct task_entries *te)
+{
+	struct barrier_clock_sample sample;
+
+	if (clock_sample(&sample) == 0)
+		te->clock_start = sample;
+}
+
+int trace_clock_init(struct trace_clock *clock, const struct task_entries *te)
+{
+	struct barrier_clock_sample first = te->clock_start, now;
+
+	if (!first.tsc && clock_sample(&first))
+		return -1;
+	if (clock_sample(&now))
+		return -1;
+	if (now.mono_ns - first.mono_ns < CALIBRATION_MIN_NS) {
+		int64_t rest = CALIBRATION_MIN_NS - (now.mono_ns - first.mono_ns);
+		struct timespec nap = { rest / 1000000000LL, rest % 1000000000LL };
+
+		while (nanosleep(&nap, &nap) && errno == EINTR)
+			;
+		if (clock_sample(&now))
+			return -1;
+	}
+	clock->tsc0 = first.tsc;
+	clock->ns0 = first.mono_ns;
+	clock->ns_per_tick = now.tsc > first.tsc ?
+		(double)(now.mono_ns - first.mono_ns) / (double)(now.tsc - first.tsc) : 1.0;
+	return 0;
+}
+
+int64_t trace_clock_ns(const struct trace_clock *clock, uint64_t tsc)
+{
+	/* Signed: events may predate the first sample by a little. */
+	double ticks = (double)(int64_t)(tsc - clock->tsc0);
+
+	return clock->ns0 + (int64_t)(ticks * clock->ns_per_tick);
+}
+
+/* The first switch leaves the initial start (-1, which is also FAIL's
+ * number); nothing switches away from a real FAIL, so -1 on a SWITCH is
+ * printed as "none". */
+static const char *switch_from_name(const struct barrier_event *ev)
+{
+	if (ev->type == BARRIER_EV_SWITCH && ev->stage_from == CR_STATE_FAIL)
+		return "none";
+	return stage_name(ev->stage_from) ? stage_name(ev->stage_from) : "?";
+}
+
+static const char *stage_or_unknown(int stage)
+{
+	return stage_name(stage) ? stage_name(stage) : "?";
+}
+
+int trace_format_switch(char *buf, size_t size, const struct barrier_event *ev)
+{
+	return snprintf(buf, size, "%s -> %s  by %s (pid %" PRId32 ")  nr_in_progress=%" PRIu32,
+			switch_from_name(ev), stage_or_unknown(ev->stage_to),
+			role_name(ev->role), ev->pid, ev->count_set);
+}
+
+/* Calls fn for every event still in the ring, oldest first; returns how
+ * many older ones were overwritten (or are still being written). */
+typedef void (*event_fn)(const struct barrier_event *ev, void *arg);
+
+static uint64_t for_each_event(const struct task_entries *te, event_fn fn, void *arg)
+{
+	uint64_t last = barrier_events_written(te), seq, lost;
+	struct barrier_event ev;
+
+	seq = last > BARRIER_RING_SIZE ? last - BARRIER_RING_SIZE + 1 : 1;
+	lost = seq - 1;
+	for (; seq <= last; seq++) {
+		if (barrier_event_read(te, seq, &ev)) {
+			lost++;
+			continue;
+		}
+		fn(&ev, arg);
+	}
+	return lost;
+}
+
+static void print_switch(const struct barrier_event *ev, void *arg)
+{
+	char line[160];
+
+	if (ev->type != BARRIER_EV_SWITCH && ev->type != BARRIER_EV_FAIL)
+		return;
+	trace_format_switch(line, sizeof(line), ev);
+	fprintf(arg, "%s\n", line);
+}
+
+static uint64_t count_lost(const struct task_entries *te)
+{
+	uint64_t last = barrier_events_written(te);
+
+	return last > BARRIER_RING_SIZE ? last - BARRIER_RING_SIZE : 0;
+}
+
+int trace_print_switch_log(FILE *out, const struct task_entries *te)
+{
+	uint64_t lost = count_lost(te);
+
+	if (lost)
+		fprintf(out, "# %" PRIu64 " older events overwritten\n", lost);
+	for_each_event(te, print_switch, out);
+	return ferror(out) ? -1 : 0;
+}
+
+struct jsonl_ctx {
+	FILE *out;
+	struct trace_clock clock;
+};
+
+static void print_stage_json(FILE *out, const char *key, int stage, const char *none)
+{
+	const char *name = stage_name(stage);
+
+	if (none)
+		name = none;
+	if (name)
+		fprintf(out, ",\"%s\":\"%s\"", key, name);
+	else
+		fprintf(out, ",\"%s\":%d", key, stage);
+}
+
+static void print_event_json(const struct barrier_event *ev, void *arg)
+{
+	struct jsonl_ctx *ctx = arg;
+	int initial = ev->type == BARRIER_EV_SWITCH && ev->stage_from == CR_STATE_FAIL;
+
+	fprintf(ctx->out, "{\"seq\":%" PRIu64 ",\"t_ns\":%" PRId64 ",\"tsc\":%" PRIu64
+		",\"type\":\"%s\"", ev->seq, trace_clock_ns(&ctx->clock, ev->tsc),
+		ev->tsc, barrier_event_type_name(ev->type));
+	print_stage_json(ctx->out, "from", ev->stage_from, initial ? "none" : NULL);
+	print_stage_json(ctx->out, "to", ev->stage_to, NULL);
+	fprintf(ctx->out, ",\"pid\":%" PRId32 ",\"role\":\"%s\",\"slot\":%d"
+		",\"count_set\":%" PRIu32 ",\"count_seen\":%" PRIu32 ",\"err\":%" PRId32 "}\n",
+		ev->pid, role_name(ev->role), ev->slot, ev->count_set,
+		ev->count_seen, ev->err);
+}
+
+int trace_write_jsonl(FILE *out, const struct task_entries *te)
+{
+	struct jsonl_ctx ctx = { .out = out };
+
+	if (trace_clock_init(&ctx.clock, te))
+		return -1;
+	for_each_event(te, print_event_json, &ctx);
+	return ferror(out) ? -1 : 0;
+}
+
+struct stats_ctx {
+	const struct trace_clock *clock;
+	int open_stage;			/* stage entered last, -1 if none */
+	int64_t open_ns;
+	int64_t spent_ns[CR_STATE_NR];
+	int entered[CR_STATE_NR];
+};
+
+/* A stage's time runs from the switch into it to the switch (or FAIL) out
+ * of it. */
+static void account_switch(const struct barrier_event *ev, void *arg)
+{
+	struct stats_ctx *ctx = arg;
+	int64_t t;
+
+	if (ev->type != BARRIER_EV_SWITCH && ev->type != BARRIER_EV_FAIL)
+		return;
+	t = trace_clock_ns(ctx->clock, ev->tsc);
+	if (ctx->open_stage >= 0)
+		ctx->spent_ns[ctx->open_stage] += t - ctx->open_ns;
+	ctx->open_stage = -1;
+	if (ev->type == BARRIER_EV_SWITCH && ev->stage_to >= 0 &&
+	    ev->stage_to < CR_STATE_NR) {
+		ctx->open_stage = ev->stage_to;
+		ctx->open_ns = t;
+		ctx->entered[ev->stage_to] = 1;
+	}
+}
+
+int trace_print_stats(FILE *out, const struct task_entries *te)
+{
+	struct trace_clock clock;
+	struct stats_ctx ctx = { .clock = &clock, .open_stage = -1 };
+	uint64_t lost;
+	int stage;
+
+	if (trace_clock_init(&clock, te))
+		return -1;
+	lost = for_each_event(te, account_switch, &ctx);
+	if (lost)
+		fprintf(out, "# %" PRIu64 " older events overwritten, times are partial\n", lost);
+	/* The stage still current runs until now; COMPLETE is final, nothing
+	 * switches out of it, so it has no time of its own. */
+	if (ctx.open_stage >= 0 && ctx.open_stage != CR_STATE_COMPLETE)
+		ctx.spent_ns[ctx.open_stage] +=
+			trace_clock_ns(&clock, barrier_rdtsc()) - ctx.open_ns;
+	for (stage = 0; stage < CR_STATE_NR; stage++) {
+		if (!ctx.entered[stage])
+			continue;
+		fprintf(out, "%-18s %12.1f us%s\n", stage_name(stage),
+			(double)ctx.spent_ns[stage] / 1000.0,
+			stage != ctx.open_stage ? "" :
+			stage == CR_STATE_COMPLETE ? "  (final)" : "  (current)");
+	}
+	return ferror(out) ? -1 : 0;
+}
