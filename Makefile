@@ -35,7 +35,7 @@ PIE_SRC  := $(wildcard restore/pie/*.c restore/barrier.c)
 PIE_CFLAGS := -O2 -g0 -Wall -Wextra -Werror -std=gnu11 -Iinclude -ffreestanding \
 	-fno-builtin -fPIC -fvisibility=hidden -nostdlib -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-exceptions -mno-red-zone \
-	-fcf-protection=none -fno-jump-tables -DCR_PIE
+	-fcf-protection=none -fno-jump-tables -mgeneral-regs-only -DCR_PIE
 PIE_OBJ  := $(patsubst %.c,build/pie/%.o,$(PIE_SRC))
 
 all: crstep
@@ -60,7 +60,7 @@ build/pie/%.o: %.c $(wildcard include/*.h restore/pie/*.h)
 	$(CC) $(PIE_CFLAGS) -c -o $@ $<
 
 build/pie/restorer.elf: $(PIE_OBJ) restore/pie/pie.lds
-	$(CC) -nostdlib -static -Wl,-T,restore/pie/pie.lds -Wl,--no-dynamic-linker \
+	$(CC) -nostdlib -static -Wl,-T,restore/pie/pie.lds -Wl,--no-dynamic-linker -Wl,--build-id=none \
 		-Wl,-e,restorer_entry -o $@ $(PIE_OBJ)
 	@if readelf -r $@ | grep -q 'R_X86_64'; then \
 		echo "restorer blob has relocations: it must be position independent"; \

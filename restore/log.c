@@ -3,11 +3,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
 int log_level = 1;
 static char log_prefix[64];
+static int log_out = 2;
+
+static char *capture;
+static size_t capture_len;
+
+void log_capture(char *buf, size_t len)
+{
+	capture = buf;
+	capture_len = len;
+}
+
+int log_fd(void)
+{
+	return log_out;
+}
+
+void log_set_fd(int fd)
+{
+	log_out = fd;
+}
 
 void log_set_prefix(const char *prefix)
 {
@@ -22,10 +43,20 @@ static void vlog(const char *kind, const char *fmt, va_list ap)
 	n = snprintf(line, sizeof(line), "crstep: %s%s", log_prefix, kind);
 	if (n < 0 || n >= (int)sizeof(line))
 		n = 0;
+	if (capture && !*kind) {
+		if (!capture[0])
+			vsnprintf(capture, capture_len, fmt, ap);
+		return;
+	}
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	/* One write per line so that lines of several processes do not mix. */
-	fprintf(stderr, "%s\n", line);
-	fflush(stderr);
+	n = strlen(line);
+	if (n < (int)sizeof(line) - 1) {
+		line[n++] = '\n';
+		line[n] = 0;
+	}
+	if (write(log_out, line, n) < 0)
+		return;
 }
 
 int error(const char *fmt, ...)

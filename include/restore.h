@@ -1,0 +1,84 @@
+/* restore.h: the restore engine — the controller's part (restore.c), the
+ * task's part (task.c) and the resources a task restores before it jumps
+ * into the restorer blob (mem.c, files.c, creds.c). */
+#ifndef CRSTEP_RESTORE_H
+#define CRSTEP_RESTORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "barrier.h"
+#include "image.h"
+#include "restorer.h"
+
+struct restore_opts {
+	const char *dir;
+	int protocol;		/* enum proto_variant */
+	int host_pidns;		/* --pidns=host */
+	int detach;
+	int batch;
+	int stats;
+	const char *pidfile;
+	const char *trace;
+	int cpu_cap_none;	/* --cpu-cap=none: skip the CPU feature check */
+};
+
+/* Per-task error text, next to the barrier in the shared area. */
+struct task_report {
+	int32_t pid;
+	int32_t stage;
+	char msg[RST_ERR_LEN];
+};
+
+/* What the controller shares with every task: the barrier first. */
+struct shared_area {
+	struct task_entries te;
+	struct task_report reports[BARRIER_NR_SLOTS];
+	int32_t detach_ack;	/* the reaper let go of crstep (--detach) */
+};
+
+/* The task's view of the restore, set up by the controller before it forks. */
+struct restore_ctx {
+	const struct restore_opts *opts;
+	struct img_set *set;
+	struct shared_area *shared;
+	const struct protocol *proto;
+	pid_t controller_pid;
+	int slots[BARRIER_NR_SLOTS];	/* slot index of each pstree entry */
+};
+
+int restore_run(const struct restore_opts *opts);
+
+/* task.c: the root task's life from clone to the restorer.  Never returns. */
+__attribute__((noreturn)) void task_main(struct restore_ctx *ctx, struct img_task *t);
+
+/* Report a failure of the task into the shared area and abort the restore.
+ * Never returns. */
+__attribute__((noreturn, format(printf, 3, 4)))
+void task_fail(struct restore_ctx *ctx, struct img_task *t, const char *fmt, ...);
+
+/* mem.c */
+struct premap {
+	uint64_t start, end;		/* the reservation */
+	uint64_t *premap_of;		/* per VMA: its premapped address, 0 if none */
+	uint64_t boot_start, boot_end;	/* the bootstrap area: blob, args, stack, frame */
+	struct restorer_args *args;
+	struct rst_range vdso;		/* the runtime [vdso] */
+	uint32_t nr_vdso_parts;		/* runtime [vvar] [vvar_vclock] [vdso] */
+	struct rst_range vdso_parts[RST_MAX_VDSO_PARTS];
+	int64_t vdso_delta;
+};
+int mem_premap(struct restore_ctx *ctx, struct img_task *t, struct premap *pm);
+int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap *pm, int exe_fd);
+__attribute__((noreturn)) void mem_jump(struct premap *pm);
+
+/* files.c */
+int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd);
+int fs_restore(struct restore_ctx *ctx, struct img_task *t);
+int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size);
+
+/* features.c: refuse what crstep does not restore yet, before any fork. */
+int restore_features_check(const struct img_set *set, int cpu_cap_none);
+int restore_prepare_counts(struct restore_ctx *ctx);
+
+#endif

@@ -1,0 +1,107 @@
+/* restorer.h: what the task hands to the restorer blob (restore/pie/).
+ *
+ * The task (ordinary C, still inside crstep's address space) premaps the
+ * dumped private VMAs into one reserved area, builds the sigframe, fills a
+ * struct restorer_args in the bootstrap area and jumps into the blob.  The
+ * blob (freestanding, no libc) unmaps crstep, moves the VMAs and the vDSO
+ * into place, restores the per-thread state, runs the last barriers and
+ * ends in rt_sigreturn.  Everything here is plain data: no pointers into
+ * crstep's memory survive the unmap except those into the kept areas. */
+#ifndef CRSTEP_RESTORER_H
+#define CRSTEP_RESTORER_H
+
+#include <stdint.h>
+
+#define RST_MAX_VMAS		1024
+#define RST_MAX_KEEP		8
+#define RST_MAX_VDSO_PARTS	4
+#define RST_STACK_SIZE		(64 << 10)
+#define RST_AUXV_WORDS		(2 * 64)
+#define RST_ERR_LEN		160
+
+struct rst_range {
+	uint64_t start, end;
+};
+
+struct rst_vma {
+	uint64_t start, end;	/* the dumped (final) place */
+	uint64_t premap;	/* where it waits in the premap area */
+	uint32_t prot;		/* the dumped protection */
+	uint32_t flags;
+	uint64_t madv;		/* bit n set: madvise(MADV n) */
+};
+
+/* The kernel's struct prctl_mm_map (PR_SET_MM_MAP). */
+struct rst_mm_map {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;		/* pointer to auxv words */
+	uint32_t auxv_size;	/* bytes */
+	uint32_t exe_fd;
+};
+
+struct rst_creds {
+	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2], cap_amb[2];
+	uint32_t secbits;
+	uint32_t nr_groups;
+	uint32_t groups[64];
+	int32_t last_cap;	/* highest capability this kernel knows */
+};
+
+/* The kernel's struct sigaction for rt_sigaction. */
+struct rst_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct rst_itimer {
+	uint64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+struct restorer_args {
+	/* The areas that survive the unmap of crstep, sorted by start. */
+	uint32_t nr_keep;
+	struct rst_range keep[RST_MAX_KEEP];
+
+	/* The runtime [vvar], [vvar_vclock] and [vdso], each moved by the
+	 * same offset (the kernel requires it) to the dumped place; tmp is a
+	 * free range as large as the span, used when the move overlaps. */
+	uint32_t nr_vdso_parts;
+	struct rst_range vdso_parts[RST_MAX_VDSO_PARTS];
+	int64_t vdso_delta;
+	uint64_t vdso_tmp;
+
+	uint32_t nr_vmas;
+	struct rst_vma vmas[RST_MAX_VMAS];
+
+	struct rst_mm_map mm_map;
+	uint64_t auxv[RST_AUXV_WORDS];
+	char comm[16];
+
+	/* Per-thread state that rt_sigreturn does not restore. */
+	uint64_t clear_tid_addr, robust_list, robust_len;
+	uint64_t fs_base, gs_base;
+	uint64_t rseq_ptr;	/* 0: none */
+	uint32_t rseq_len, rseq_sig;
+	uint64_t sigframe_rsp;	/* rsp for the final rt_sigreturn */
+
+	struct rst_sigaction sigchld;	/* restored in RESTORE_SIGCHLD */
+	struct rst_itimer itimers[3];	/* real, virtual, prof */
+	struct rst_creds creds;
+
+	/* The barrier. */
+	struct task_entries *te;
+	int32_t slot;
+	int32_t pid;		/* the task's own (image) pid */
+	int32_t role;
+
+	/* Where the blob reports a failure before it aborts the restore; the
+	 * controller reads it from the shared area. */
+	char *err;
+};
+
+/* The blob's entry: called on the bootstrap stack with rdi = args. */
+void restorer_entry(struct restorer_args *args);
+
+#endif

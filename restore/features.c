@@ -1,0 +1,164 @@
+/* features.c: everything the images ask for that crstep does not restore
+ * yet is refused here, before anything is forked, with the image and the
+ * feature named — never half-restored (DESIGN.md, Images). */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "protocol.h"
+#include "restore.h"
+#include "sigframe.h"
+
+static const char *xfeature_names(uint64_t bits, char *buf, size_t len)
+{
+	static const char *const names[] = { "x87", "SSE", "AVX", "MPX BNDREGS", "MPX BNDCSR",
+		"AVX-512 opmask", "AVX-512 ZMM_Hi256", "AVX-512 Hi16_ZMM", "PT", "PKRU" };
+	size_t n = 0, i;
+
+	buf[0] = 0;
+	for (i = 0; i < 64; i++) {
+		if (!(bits & (1ull << i)))
+			continue;
+		n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+			      i < sizeof(names) / sizeof(names[0]) ? names[i] : "?");
+		if (n >= len)
+			break;
+	}
+	return buf;
+}
+
+static int tls_empty(const UserDescT *d)
+{
+	return !d->base_addr && !d->limit && d->read_exec_only && d->seg_not_present &&
+	       !d->seg_32bit && !d->contents_h && !d->contents_l && !d->limit_in_pages && !d->usable;
+}
+
+static int check_thread(const struct img_task *t, const struct img_thread *th, int cpu_cap_none)
+{
+	const CoreEntry *core = th->core;
+	const ThreadInfoX86 *ti = core->thread_info;
+	const ThreadCoreEntry *tcore = core->thread_core;
+	uint64_t have = sigframe_xfeatures(), want;
+	char buf[256];
+	size_t i;
+
+	if (core->mtype != CORE_ENTRY__MARCH__X86_64 || !ti)
+		return error("core-%u.img: not an x86_64 thread", th->tid);
+	if (ti->gpregs->has_mode && ti->gpregs->mode != USER_X86_REGS_MODE__NATIVE)
+		return error("core-%u.img: a 32-bit (compat) task: not restored yet", th->tid);
+	for (i = 0; i < ti->n_tls; i++)
+		if (!tls_empty(ti->tls[i]))
+			return error("core-%u.img: GDT TLS entry %u is in use: not restored yet", th->tid,
+				     ti->tls[i]->entry_number);
+	want = ti->fpregs->xsave ? ti->fpregs->xsave->xstate_bv : 0;
+	if ((want & ~have & ~3ull) && cpu_cap_none) {
+		/* As CRIU's --cpu-cap=none: the state this CPU cannot hold is
+		 * dropped (the frame gets the rest). */
+		warn("core-%u.img: --cpu-cap=none: dropping CPU state this CPU lacks (%s)", th->tid,
+		     xfeature_names(want & ~have & ~3ull, buf, sizeof(buf)));
+		ti->fpregs->xsave->xstate_bv &= have | 3;
+	} else if (want & ~have & ~3ull)
+		return error("core-%u.img: the task ran with CPU state this CPU lacks (%s; xstate_bv %#lx, "
+			     "this CPU %#lx): its code may use those instructions, so it cannot run here "
+			     "(CRIU's cpu-cap check refuses this too)", th->tid,
+			     xfeature_names(want & ~have & ~3ull, buf, sizeof(buf)),
+			     (unsigned long)want, (unsigned long)have);
+	if (tcore && tcore->signals_p && tcore->signals_p->n_signals)
+		return error("core-%u.img: pending per-thread signals: not restored yet", th->tid);
+	if (tcore && tcore->has_seccomp_mode && tcore->seccomp_mode)
+		return error("core-%u.img: seccomp mode %d: not restored yet", th->tid, tcore->seccomp_mode);
+	(void)t;
+	return 0;
+}
+
+static int check_task(const struct img_set *set, const struct img_task *t, int cpu_cap_none)
+{
+	const TaskCoreEntry *tc = t->core->tc;
+	struct image *fdinfo;
+	size_t i;
+
+	if (t->zombie)
+		return error("core-%u.img: a zombie: not restored yet", t->pid);
+	if (t->nr_threads > 1)
+		return error("pstree.img: task %u has %zu threads: threads are not restored yet",
+			     t->pid, t->nr_threads);
+	for (i = 0; i < t->nr_threads; i++)
+		if (check_thread(t, &t->threads[i], cpu_cap_none))
+			return -1;
+	if (tc->signals_s && tc->signals_s->n_signals)
+		return error("core-%u.img: pending shared signals: not restored yet", t->pid);
+	if (tc->timers && tc->timers->n_posix)
+		return error("core-%u.img: POSIX timers: not restored yet", t->pid);
+	for (i = 0; i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+		uint32_t ok = VMA_AREA_REGULAR | VMA_AREA_HEAP | VMA_ANON_PRIVATE | VMA_FILE_PRIVATE |
+			      VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL;
+
+		if (v->status & ~ok)
+			return error("mm-%u.img: VMA %#lx-%#lx (status %#x): shared or special memory is not "
+				     "restored yet", t->pid, (unsigned long)v->start, (unsigned long)v->end,
+				     v->status);
+	}
+	if (t->mm->n_aios)
+		return error("mm-%u.img: AIO rings: not restored yet", t->pid);
+	for (i = 0; i < t->nr_pagemap; i++)
+		if (t->pagemap[i]->flags & PE_PARENT || !(t->pagemap[i]->flags & PE_PRESENT))
+			return error("pagemap-%u.img: entry %zu: pages in a parent image or served lazily: "
+				     "not restored yet", t->pid, i + 1);
+	fdinfo = imgset_fdinfo(set, t->ids->files_id);
+	for (i = 0; fdinfo && i < fdinfo->nr; i++) {
+		FdinfoEntry *fdi = (FdinfoEntry *)fdinfo->entries[i].msg;
+
+		if (fdi->type != FD_TYPES__REG)
+			return error("fdinfo-%u.img: entry %zu: fd %u is a %s: not restored yet",
+				     t->ids->files_id, i, fdi->fd,
+				     protobuf_c_enum_descriptor_get_value(&fd_types__descriptor, fdi->type) ?
+				     protobuf_c_enum_descriptor_get_value(&fd_types__descriptor, fdi->type)->name :
+				     "file of unknown type");
+	}
+	return 0;
+}
+
+int restore_features_check(const struct img_set *set, int cpu_cap_none)
+{
+	size_t i;
+
+	if (set->inventory->img_version != 2 || !set->inventory->fdinfo_per_id)
+		return error("inventory.img: image version %u%s: too old an image", set->inventory->img_version,
+			     set->inventory->fdinfo_per_id ? "" : " without fdinfo per id");
+	if (set->nr_tasks > 1)
+		return error("pstree.img: %zu tasks: process trees are not restored yet", set->nr_tasks);
+	for (i = 0; i < set->nr_tasks; i++)
+		if (check_task(set, &set->tasks[i], cpu_cap_none))
+			return -1;
+	if (set->seccomp_img->nr && ((SeccompEntry *)set->seccomp_img->entries[0].msg)->n_seccomp_filters)
+		return error("seccomp.img: seccomp filters: not restored yet");
+	if (set->pipes_data_img->nr)
+		return error("pipes-data.img: pipes: not restored yet");
+	if (set->memfd_img->nr)
+		return error("memfd.img: memfd and shared anonymous memory: not restored yet");
+	return 0;
+}
+
+/* The counts that decide the participants, and a slot per participant. */
+int restore_prepare_counts(struct restore_ctx *ctx)
+{
+	struct task_entries *te = &ctx->shared->te;
+	size_t i;
+
+	te->nr_tasks = ctx->set->nr_tasks;
+	te->nr_threads = 0;
+	te->nr_helpers = 0;
+	te->nr_zombies = 0;
+	for (i = 0; i < ctx->set->nr_tasks; i++) {
+		struct img_task *t = &ctx->set->tasks[i];
+		int slot = task_slot_assign(te, t->pid, i ? (t->zombie ? ROLE_ZOMBIE : ROLE_TASK) : ROLE_ROOT);
+
+		if (slot < 0)
+			return error("pstree.img: more than %d tasks", BARRIER_NR_SLOTS);
+		ctx->slots[i] = slot;
+		te->nr_threads += t->nr_threads;
+		te->nr_zombies += t->zombie;
+	}
+	return 0;
+}

@@ -1,0 +1,165 @@
+/* files.c: a task's fds, cwd, root and umask (CRIU's files.c, files-reg.c
+ * and restore_fs()), restored before the jump into the restorer.
+ *
+ * Every file id is opened once, so fds that shared an open file
+ * description share one again (position and flags included).  Files are
+ * opened above every target fd first and dup'ed into place afterwards, so
+ * an open never lands on a number that another file still needs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "restore.h"
+
+/* CRIU never passes these on: a restore must not create or truncate. */
+#define OPEN_FLAGS_DROPPED (O_CREAT | O_TRUNC | O_EXCL)
+
+/* Open a regular-file entry as CRIU's open_reg_by_id() does, checking the
+ * size where CRIU does (should_check_size(): not for files open for
+ * appending writes, whose size legitimately grows). */
+int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size)
+{
+	int flags = (reg->flags & ~OPEN_FLAGS_DROPPED) | O_CLOEXEC;
+	struct stat st;
+	int fd;
+
+	(void)set;
+	fd = open(reg->name, flags);
+	if (fd < 0)
+		return error("files.img: file id %u: cannot open %s: %s", reg->id, reg->name, strerror(errno));
+	if (fstat(fd, &st)) {
+		close(fd);
+		return error("files.img: file id %u: cannot stat %s: %s", reg->id, reg->name, strerror(errno));
+	}
+	if (check_size && reg->has_size && S_ISREG(st.st_mode) &&
+	    !((reg->flags & O_APPEND) && (reg->flags & O_ACCMODE) != O_RDONLY) &&
+	    (uint64_t)st.st_size != reg->size) {
+		close(fd);
+		return error("files.img: file id %u: %s has bad size %lld, the image says %llu",
+			     reg->id, reg->name, (long long)st.st_size, (unsigned long long)reg->size);
+	}
+	if (reg->pos && lseek(fd, reg->pos, SEEK_SET) != (off_t)reg->pos) {
+		close(fd);
+		return error("files.img: file id %u: cannot seek %s to %llu: %s", reg->id, reg->name,
+			     (unsigned long long)reg->pos, strerror(errno));
+	}
+	return fd;
+}
+
+static int open_file(struct restore_ctx *ctx, FileEntry *fe, int min_fd)
+{
+	int fd, high;
+
+	if (fe->type != FD_TYPES__REG || !fe->reg)
+		return error("files.img: file id %u: type %d is not restored yet", fe->id, fe->type);
+	fd = reg_file_open(ctx->set, fe->reg, 1);
+	if (fd < 0)
+		return -1;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	close(fd);
+	if (high < 0)
+		return error("files.img: file id %u: cannot move its fd above %d: %s", fe->id, min_fd,
+			     strerror(errno));
+	return high;
+}
+
+/* keep_fd (the exe, for PR_SET_MM_MAP) and the log fd survive. */
+int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
+{
+	struct image *img = imgset_fdinfo(ctx->set, t->ids->files_id);
+	size_t n = img ? img->nr : 0, i, j;
+	int *opened, max_fd = 0, ret = -1;
+
+	opened = calloc(n + 1, sizeof(*opened));
+	if (!opened)
+		return error("out of memory");
+	for (i = 0; i < n; i++) {
+		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
+
+		if ((int)fdi->fd > max_fd)
+			max_fd = fdi->fd;
+	}
+	if (keep_fd <= max_fd || log_fd() <= max_fd) {
+		error("task %u: service fds %d/%d collide with the task's fds (up to %d)", t->pid,
+		      keep_fd, log_fd(), max_fd);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
+		FileEntry *fe = imgset_file(ctx->set, fdi->id);
+
+		opened[i] = -1;
+		if (!fe) {
+			error("fdinfo-%u.img: entry %zu: fd %u refers to file id %u, not in files.img",
+			      t->ids->files_id, i, fdi->fd, fdi->id);
+			goto out;
+		}
+		/* One open file description per file id. */
+		for (j = 0; j < i; j++)
+			if (((FdinfoEntry *)img->entries[j].msg)->id == fdi->id)
+				opened[i] = opened[j];
+		if (opened[i] < 0) {
+			opened[i] = open_file(ctx, fe, max_fd + 1 > 100 ? max_fd + 1 : 100);
+			if (opened[i] < 0)
+				goto out;
+		}
+	}
+	/* Now nothing of crstep's may stay below the service fds. */
+	for (i = 0; i <= (size_t)max_fd; i++)
+		close(i);
+	for (i = 0; i < n; i++) {
+		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
+		int flags = (fdi->flags & FD_CLOEXEC) ? O_CLOEXEC : 0;
+
+		if (dup3(opened[i], fdi->fd, flags) < 0) {
+			error("fdinfo-%u.img: entry %zu: cannot place fd %u: %s", t->ids->files_id, i,
+			      fdi->fd, strerror(errno));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	for (i = 0; i < n; i++) {
+		if (opened[i] < 0)
+			continue;
+		for (j = i + 1; j < n; j++)
+			if (opened[j] == opened[i])
+				opened[j] = -1;
+		close(opened[i]);
+	}
+	free(opened);
+	return ret;
+}
+
+static const char *fs_path(struct restore_ctx *ctx, struct img_task *t, uint32_t id, const char *what)
+{
+	FileEntry *fe = imgset_file(ctx->set, id);
+
+	if (!fe || !fe->reg) {
+		error("fs-%u.img: %s file id %u is not a regular file entry in files.img", t->pid, what, id);
+		return NULL;
+	}
+	return fe->reg->name;
+}
+
+/* Root first (CRIU's restore_fs): the cwd is a path in the new root. */
+int fs_restore(struct restore_ctx *ctx, struct img_task *t)
+{
+	const char *root = fs_path(ctx, t, t->fs->root_id, "root");
+	const char *cwd = fs_path(ctx, t, t->fs->cwd_id, "cwd");
+
+	if (!root || !cwd)
+		return -1;
+	if (strcmp(root, "/") && chroot(root))
+		return error("fs-%u.img: cannot chroot to %s: %s", t->pid, root, strerror(errno));
+	if (chdir(cwd))
+		return error("fs-%u.img: cannot chdir to %s: %s", t->pid, cwd, strerror(errno));
+	if (t->fs->has_umask)
+		umask(t->fs->umask);
+	return 0;
+}

@@ -1,0 +1,562 @@
+/* restore.c: the controller — crstep in criu's role (CRIU's
+ * restore_root_task()).  It reads and checks the images, creates the shared
+ * area, creates the root task with its dumped pid (by default as the child
+ * of a small reaper that is pid 1 of a fresh pid namespace), performs the
+ * switches the protocol table gives it, catches the task at its final
+ * rt_sigreturn, unmaps the restorer and detaches.
+ *
+ * Any failure aborts the barrier, kills everything restored, prints one
+ * line naming the task, the stage and the cause, and returns EXIT_FAIL. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "protocol.h"
+#include "restore.h"
+#include "trace.h"
+
+#define PAGE_UP(x) (((x) + 4095ul) & ~4095ul)
+#define WAIT_SLICE_NS 100000000ull	/* re-check for dead children this often */
+
+extern const unsigned char restorer_blob[];
+extern const size_t restorer_blob_size;
+extern const unsigned long restorer_off_sigreturn;
+
+struct controller {
+	struct restore_ctx ctx;
+	pid_t reaper;		/* pidns mode: pid 1 of the new namespace */
+	pid_t root;		/* the root task, as crstep sees it (0 until known) */
+	pid_t child;		/* crstep's direct child: reaper or root */
+	int child_status;
+	int child_gone;
+};
+
+static pid_t clone3_pid(uint64_t flags, pid_t want)
+{
+	struct clone_args args = { 0 };
+	pid_t tid = want;
+
+	args.flags = flags;
+	args.exit_signal = SIGCHLD;
+	if (want) {
+		args.set_tid = (uint64_t)&tid;
+		args.set_tid_size = 1;
+	}
+	return syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* A new time namespace for the tree with the dumped clocks, as CRIU does
+ * (timens-0.img): CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from their
+ * dump-time values.  unshare() moves only our future children into it, and
+ * the offsets must be written before any of them exists. */
+static int timens_setup(const struct img_set *set)
+{
+	TimensEntry *tn = set->timens;
+	struct timespec mono, boot;
+	char buf[128];
+	int64_t ms, mn, bs, bn;
+	int fd, n;
+
+	if (!tn)
+		return 0;
+	if (unshare(CLONE_NEWTIME))
+		return error("timens-0.img: cannot create a time namespace: %s", strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	ms = (int64_t)tn->monotonic->tv_sec - mono.tv_sec;
+	mn = (int64_t)tn->monotonic->tv_nsec - mono.tv_nsec;
+	bs = (int64_t)tn->boottime->tv_sec - boot.tv_sec;
+	bn = (int64_t)tn->boottime->tv_nsec - boot.tv_nsec;
+	if (mn < 0) {
+		mn += 1000000000;
+		ms--;
+	}
+	if (bn < 0) {
+		bn += 1000000000;
+		bs--;
+	}
+	n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+		     (long long)ms, (long long)mn, (long long)bs, (long long)bn);
+	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		n = errno;
+		if (fd >= 0)
+			close(fd);
+		return error("timens-0.img: cannot set the clock offsets: %s", strerror(n));
+	}
+	close(fd);
+	return 0;
+}
+
+static pid_t fork_root(struct controller *c)
+{
+	struct img_task *root = &c->ctx.set->tasks[0];
+	pid_t pid;
+
+	pid = clone3_pid(0, root->pid);
+	if (pid == 0)
+		task_main(&c->ctx, root);
+	if (pid < 0)
+		error("task %u: cannot create it with its pid: %s", root->pid,
+		      errno == EEXIST ? "the pid is in use here (try the default --pidns=new)" : strerror(errno));
+	return pid;
+}
+
+static volatile sig_atomic_t reaper_detached;
+
+static void reaper_on_usr1(int sig)
+{
+	(void)sig;
+	prctl(PR_SET_PDEATHSIG, 0);
+	reaper_detached = 1;
+}
+
+/* pid 1 of the new pid namespace: creates the root, then reaps whatever
+ * ends up its child; a root that dies before COMPLETE aborts the restore.
+ * Exits with the root's status (128 + signal for a signal). */
+static __attribute__((noreturn)) void reaper_main(struct controller *c)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+	struct sigaction sa = { .sa_handler = reaper_on_usr1 };
+	int status, code = 0;
+	pid_t root, pid;
+
+	/* The controller may die before COMPLETE: the tree goes with it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	sigaction(SIGUSR1, &sa, NULL);
+	prctl(PR_SET_NAME, "crstep-reaper");
+	if (timens_setup(c->ctx.set)) {
+		barrier_abort(te, 1, ROLE_CONTROLLER, EPERM);
+		_exit(EXIT_FAIL);
+	}
+	root = fork_root(c);
+	if (root < 0) {
+		barrier_abort(te, 1, ROLE_CONTROLLER, EEXIST);
+		_exit(EXIT_FAIL);
+	}
+	for (;;) {
+		pid = waitpid(-1, &status, __WALL);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break;
+		if (pid != root)
+			continue;
+		if (__atomic_load_n(&te->start, __ATOMIC_ACQUIRE) != CR_STATE_COMPLETE)
+			barrier_abort(te, 1, ROLE_CONTROLLER, ECHILD);
+		code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	_exit(code);
+}
+
+/* The root as crstep sees it: the reaper's only child. */
+static pid_t find_root(struct controller *c)
+{
+	char path[64];
+	FILE *f;
+	int pid = 0;
+
+	if (!c->reaper)
+		return c->child;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", c->reaper, c->reaper);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
+static int create_tree(struct controller *c)
+{
+	if (c->ctx.opts->host_pidns) {
+		if (timens_setup(c->ctx.set))
+			return -1;
+		c->child = c->root = fork_root(c);
+		return c->child < 0 ? -1 : 0;
+	}
+	c->child = c->reaper = clone3_pid(CLONE_NEWPID, 0);
+	if (c->reaper == 0)
+		reaper_main(c);
+	if (c->reaper < 0)
+		return error("cannot create a pid namespace for the tree: %s", strerror(errno));
+	return 0;
+}
+
+/* Has crstep's child (reaper or root) gone?  Then nothing restored runs. */
+static int child_gone(struct controller *c)
+{
+	if (!c->child_gone && c->child > 0 && waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child)
+		c->child_gone = 1;
+	return c->child_gone;
+}
+
+/* Wait for a drain; a dead child or an abort ends it. */
+static int controller_wait(struct controller *c, int32_t limit)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+
+	for (;;) {
+		int ret = wait_in_progress(te, limit, WAIT_SLICE_NS);
+
+		if (ret == BARRIER_WAIT_DONE)
+			return 0;
+		if (ret == BARRIER_WAIT_ABORTED)
+			return -1;
+		if (child_gone(c)) {
+			barrier_abort(te, getpid(), ROLE_CONTROLLER, ECHILD);
+			return -1;
+		}
+	}
+}
+
+static int wait_stop(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, __WALL) < 0)
+		if (errno != EINTR)
+			return error("task %d: waitpid: %s", pid, strerror(errno));
+	if (WIFEXITED(*status) || WIFSIGNALED(*status))
+		return error("task %d: died while being caught (status %#x)", pid, *status);
+	return 0;
+}
+
+/* CRIU's attach_to_tasks(): seize, interrupt, let it go on. */
+static int attach(struct controller *c)
+{
+	int status;
+
+	c->root = find_root(c);
+	if (c->root <= 0)
+		return error("task %u: cannot find it in /proc", c->ctx.set->tasks[0].pid);
+	if (ptrace(PTRACE_SEIZE, c->root, 0, PTRACE_O_TRACESYSGOOD))
+		return error("task %u: PTRACE_SEIZE: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+	if (ptrace(PTRACE_INTERRUPT, c->root, 0, 0) || wait_stop(c->root, &status))
+		return -1;
+	if (ptrace(PTRACE_CONT, c->root, 0, 0))
+		return error("task %u: PTRACE_CONT: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+	return 0;
+}
+
+/* Stop the task again before COMPLETE, so that no syscall of its way to
+ * rt_sigreturn passes unseen (CRIU's catch_tasks() without breakpoints). */
+static int catch_task(struct controller *c)
+{
+	int status;
+
+	if (ptrace(PTRACE_INTERRUPT, c->root, 0, 0) || wait_stop(c->root, &status))
+		return error("task %u: cannot stop it before COMPLETE", c->ctx.set->tasks[0].pid);
+	return 0;
+}
+
+/* Step the task from syscall stop to syscall stop until it is at the exit
+ * of rt_sigreturn (CRIU's compel_stop_on_syscall()). */
+static int stop_at_sigreturn(struct controller *c)
+{
+	struct __ptrace_syscall_info info;
+	int status, in_sigreturn = 0;
+
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, c->root, 0, 0))
+			return error("task %u: PTRACE_SYSCALL: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+		if (wait_stop(c->root, &status))
+			return -1;
+		if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80))
+			continue;
+		if (ptrace(PTRACE_GET_SYSCALL_INFO, c->root, sizeof(info), &info) <= 0)
+			return error("task %u: PTRACE_GET_SYSCALL_INFO: %s", c->ctx.set->tasks[0].pid,
+				     strerror(errno));
+		/* The exit stop carries no syscall number: remember the entry. */
+		if (info.op == PTRACE_SYSCALL_INFO_ENTRY)
+			in_sigreturn = info.entry.nr == __NR_rt_sigreturn;
+		else if (info.op == PTRACE_SYSCALL_INFO_EXIT && in_sigreturn)
+			return 0;
+	}
+}
+
+/* The task sits at the exit of its rt_sigreturn with the dumped registers.
+ * Borrow the blob's own `syscall` instruction to munmap the blob (CRIU's
+ * compel_unmap()), then put the registers back exactly. */
+static int unmap_restorer(struct controller *c, uint64_t boot_start, uint64_t boot_len)
+{
+	struct user_regs_struct saved, regs;
+	struct __ptrace_syscall_info info;
+	int status, i;
+
+	if (ptrace(PTRACE_GETREGS, c->root, 0, &saved))
+		return error("task %u: PTRACE_GETREGS: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+	regs = saved;
+	regs.rip = boot_start + restorer_off_sigreturn;
+	regs.rax = __NR_munmap;
+	regs.orig_rax = -1;
+	regs.rdi = boot_start;
+	regs.rsi = boot_len;
+	if (ptrace(PTRACE_SETREGS, c->root, 0, &regs))
+		return error("task %u: PTRACE_SETREGS: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+	for (i = 0; i < 2; i++) {
+		if (ptrace(PTRACE_SYSCALL, c->root, 0, 0) || wait_stop(c->root, &status))
+			return error("task %u: unmapping the restorer", c->ctx.set->tasks[0].pid);
+	}
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, c->root, sizeof(info), &info) <= 0 ||
+	    info.op != PTRACE_SYSCALL_INFO_EXIT || info.exit.rval != 0)
+		return error("task %u: munmap of the restorer at %#lx failed", c->ctx.set->tasks[0].pid,
+			     (unsigned long)boot_start);
+	if (ptrace(PTRACE_SETREGS, c->root, 0, &saved))
+		return error("task %u: PTRACE_SETREGS: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+	return 0;
+}
+
+/* Where the restorer sits in the task: its args say so, in the task's
+ * memory, so read the bootstrap range from its maps (the only anonymous
+ * rwx mapping at the blob's first bytes). */
+static int find_bootstrap(struct controller *c, uint64_t *start, uint64_t *len)
+{
+	char path[64], line[512];
+	FILE *f;
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", c->root);
+	f = fopen(path, "re");
+	if (!f)
+		return error("task %u: cannot read its maps: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+		char perms[8];
+		uint8_t head[16];
+		struct iovec local = { head, sizeof(head) }, remote;
+
+		if (sscanf(line, "%llx-%llx %7s", &s, &e, perms) != 3 || strcmp(perms, "rwxp"))
+			continue;
+		remote.iov_base = (void *)s;
+		remote.iov_len = sizeof(head);
+		if (process_vm_readv(c->root, &local, 1, &remote, 1, 0) == sizeof(head) &&
+		    !memcmp(head, restorer_blob, sizeof(head))) {
+			*start = s;
+			*len = e - s;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret ? error("task %u: cannot find the restorer in its maps", c->ctx.set->tasks[0].pid) : 0;
+}
+
+static int finish_restore(struct controller *c)
+{
+	uint64_t boot_start = 0, boot_len = 0;
+
+	if (stop_at_sigreturn(c) || find_bootstrap(c, &boot_start, &boot_len) ||
+	    unmap_restorer(c, boot_start, boot_len))
+		return -1;
+	if (ptrace(PTRACE_DETACH, c->root, 0, 0))
+		return error("task %u: PTRACE_DETACH: %s", c->ctx.set->tasks[0].pid, strerror(errno));
+	return 0;
+}
+
+/* The controller's part of the protocol: from ROOT_TASK on, each stage it
+ * switches, after waiting for the stage before it to drain. */
+static int run_protocol(struct controller *c)
+{
+	const struct protocol *p = c->ctx.proto;
+	struct task_entries *te = &c->ctx.shared->te;
+	int stage = CR_STATE_ROOT_TASK;
+
+	while (stage != CR_STATE_COMPLETE) {
+		int next = protocol_next_stage(p, stage), prev;
+		int32_t limit = 0;
+
+		while (protocol_switcher(p, next) != PERFORMER_CONTROLLER)
+			next = protocol_next_stage(p, next);
+		prev = next;
+		for (prev = stage; protocol_next_stage(p, prev) != next;)
+			prev = protocol_next_stage(p, prev);
+		if (protocol_drain_waiter(p, prev, &limit) == PERFORMER_CONTROLLER && controller_wait(c, limit))
+			return -1;
+		if (te->start != prev)
+			return error("the protocol is at %s, the controller expected %s", stage_name(te->start),
+				     stage_name(prev));
+		if (protocol_rule(p, next)->drop_zombie_threads)
+			te->nr_threads -= te->nr_zombies;
+		if (next == CR_STATE_RESTORE_CREDS && attach(c))
+			return -1;
+		if (next == CR_STATE_COMPLETE && catch_task(c))
+			return -1;
+		if (stage_switch(te, next, stage_participants(p, next, te), protocol_switch_wakes(p, next),
+				 getpid(), ROLE_CONTROLLER))
+			return -1;
+		stage = next;
+	}
+	return finish_restore(c);
+}
+
+static struct shared_area *shared_create(const struct img_set *set)
+{
+	size_t len = PAGE_UP(sizeof(struct shared_area)), i, j;
+	struct shared_area *sh;
+
+	sh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		error("cannot create the shared area: %s", strerror(errno));
+		return NULL;
+	}
+	/* The area stays mapped in the restorer until COMPLETE: it must not
+	 * sit where a dumped VMA goes. */
+	for (i = 0; i < set->nr_tasks; i++) {
+		for (j = 0; set->tasks[i].mm && j < set->tasks[i].mm->n_vmas; j++) {
+			const VmaEntry *v = set->tasks[i].mm->vmas[j];
+
+			if (v->start < (uint64_t)sh + len && (uint64_t)sh < v->end) {
+				munmap(sh, len);
+				error("the shared area landed on a dumped VMA (%#lx); retry",
+				      (unsigned long)v->start);
+				return NULL;
+			}
+		}
+	}
+	task_entries_init(&sh->te);
+	return sh;
+}
+
+static void kill_tree(struct controller *c)
+{
+	if (c->child > 0 && !c->child_gone) {
+		/* pid 1 of a namespace takes the whole namespace with it. */
+		kill(c->child, SIGKILL);
+		if (waitpid(c->child, &c->child_status, __WALL) == c->child)
+			c->child_gone = 1;
+	}
+}
+
+static void report_failure(struct controller *c)
+{
+	struct shared_area *sh = c->ctx.shared;
+	uint32_t i;
+
+	for (i = 0; i < sh->te.nr_slots; i++) {
+		struct task_report *r = &sh->reports[i];
+
+		if (!r->msg[0])
+			continue;
+		error("restore failed: task %d at stage %s: %s", r->pid, stage_name(r->stage), r->msg);
+		return;
+	}
+	if (c->child_gone && WIFSIGNALED(c->child_status))
+		error("restore failed at stage %s: %s %d killed by signal %d", stage_name(sh->te.start),
+		      c->reaper ? "the reaper" : "task", c->child, WTERMSIG(c->child_status));
+	else
+		error("restore failed at stage %s: a task died or aborted (cr_err %d: %s)",
+		      stage_name(sh->te.start), sh->te.cr_err, strerror(sh->te.cr_err));
+}
+
+static int write_pidfile(const char *path, pid_t pid)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fprintf(f, "%d\n", pid) < 0 || fclose(f))
+		return error("--pidfile %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static void print_results(struct controller *c)
+{
+	const struct restore_opts *o = c->ctx.opts;
+	struct task_entries *te = &c->ctx.shared->te;
+
+	if (o->batch)
+		trace_print_switch_log(stdout, te);
+	if (o->stats)
+		trace_print_stats(stdout, te);
+	if (o->trace) {
+		FILE *f = fopen(o->trace, "we");
+
+		if (!f)
+			warn("--trace %s: %s", o->trace, strerror(errno));
+		else {
+			trace_write_jsonl(f, te);
+			fclose(f);
+		}
+	}
+	fflush(stdout);
+}
+
+static int wait_tree(struct controller *c)
+{
+	if (!c->child_gone && waitpid(c->child, &c->child_status, __WALL) != c->child)
+		return error("waitpid: %s", strerror(errno));
+	c->child_gone = 1;
+	if (WIFSIGNALED(c->child_status))
+		return 128 + WTERMSIG(c->child_status);
+	return WEXITSTATUS(c->child_status);
+}
+
+int restore_run(const struct restore_opts *opts)
+{
+	struct controller c = { 0 };
+	struct img_set *set;
+	int ret = EXIT_FAIL;
+
+	set = imgset_read(opts->dir);
+	if (!set)
+		return EXIT_FAIL;
+	if (imgset_check(set) || restore_features_check(set, opts->cpu_cap_none))
+		goto out_set;
+	c.ctx.opts = opts;
+	c.ctx.set = set;
+	c.ctx.proto = protocol_get(opts->protocol);
+	c.ctx.controller_pid = getpid();
+	c.ctx.shared = shared_create(set);
+	if (!c.ctx.shared)
+		goto out_set;
+	if (restore_prepare_counts(&c.ctx))
+		goto out_shared;
+	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	trace_clock_start(&c.ctx.shared->te);
+	stage_switch(&c.ctx.shared->te, CR_STATE_ROOT_TASK,
+		     stage_participants(c.ctx.proto, CR_STATE_ROOT_TASK, &c.ctx.shared->te),
+		     protocol_switch_wakes(c.ctx.proto, CR_STATE_ROOT_TASK), getpid(), ROLE_CONTROLLER);
+	fflush(NULL);
+	if (create_tree(&c) || run_protocol(&c)) {
+		barrier_abort(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER, ECANCELED);
+		kill_tree(&c);
+		stage_fail(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER);
+		print_results(&c);
+		report_failure(&c);
+		goto out_shared;
+	}
+	print_results(&c);
+	if (opts->pidfile && write_pidfile(opts->pidfile, c.root)) {
+		kill_tree(&c);
+		goto out_shared;
+	}
+	if (opts->batch)
+		printf("restore complete: task %u is pid %d here\n", set->tasks[0].pid, c.root);
+	fflush(stdout);
+	if (opts->detach) {
+		if (c.reaper)
+			kill(c.reaper, SIGUSR1);
+		ret = EXIT_OK;
+	} else {
+		ret = wait_tree(&c);
+	}
+out_shared:
+	munmap(c.ctx.shared, PAGE_UP(sizeof(struct shared_area)));
+out_set:
+	imgset_free(set);
+	return ret;
+}

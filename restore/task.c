@@ -1,0 +1,281 @@
+/* task.c: a restored task's life in ordinary C, from its clone to the jump
+ * into the restorer blob (CRIU's restore_task_with_children() and
+ * restore_one_alive_task()).  The stage protocol is driven by the table in
+ * protocol.c: at each stage the task either finishes it, or switches to the
+ * next one itself (the root, in the variants that say so), or both wait
+ * for the participants to drain first. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "protocol.h"
+#include "restore.h"
+
+#define SERVICE_FD_BASE 1000	/* crstep's own fds live up here meanwhile */
+
+static struct task_report *report_of(struct restore_ctx *ctx, struct img_task *t)
+{
+	return &ctx->shared->reports[ctx->slots[t - ctx->set->tasks]];
+}
+
+void task_fail(struct restore_ctx *ctx, struct img_task *t, const char *fmt, ...)
+{
+	struct task_report *r = report_of(ctx, t);
+	size_t n = strlen(r->msg);
+	va_list ap;
+
+	/* A captured error() says what failed; fmt says where. */
+	if (n) {
+		char what[RST_ERR_LEN];
+
+		memcpy(what, r->msg, sizeof(what));
+		va_start(ap, fmt);
+		n = vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+		va_end(ap);
+		if (n < sizeof(r->msg))
+			snprintf(r->msg + n, sizeof(r->msg) - n, ": %s", what);
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+		va_end(ap);
+	}
+	r->pid = t->pid;
+	r->stage = ctx->shared->te.start;
+	barrier_abort(&ctx->shared->te, t->pid, ROLE_ROOT, EINVAL);
+	_exit(1);
+}
+
+static enum task_role task_role(struct restore_ctx *ctx, struct img_task *t)
+{
+	return t == ctx->set->tasks ? ROLE_ROOT : ROLE_TASK;
+}
+
+/* rlimits: a hard limit this process cannot raise (no CAP_SYS_RESOURCE in
+ * the bounding set here) is a warning, and the soft one is kept under it. */
+static void restore_rlimits(struct img_task *t)
+{
+	TaskRlimitsEntry *rl = t->core->tc->rlimits;
+	size_t i;
+
+	for (i = 0; rl && i < rl->n_rlimits && i < RLIM_NLIMITS; i++) {
+		struct rlimit r = { rl->rlimits[i]->cur, rl->rlimits[i]->max }, old;
+
+		if (!setrlimit(i, &r))
+			continue;
+		if (errno == EPERM && !getrlimit(i, &old) && r.rlim_max > old.rlim_max) {
+			warn("task %u: rlimit %zu: cannot raise the hard limit to %llu (kept %llu)", t->pid, i,
+			     (unsigned long long)r.rlim_max, (unsigned long long)old.rlim_max);
+			r.rlim_max = old.rlim_max;
+			if (r.rlim_cur > r.rlim_max)
+				r.rlim_cur = r.rlim_max;
+			if (!setrlimit(i, &r))
+				continue;
+		}
+		warn("task %u: rlimit %zu: %s", t->pid, i, strerror(errno));
+	}
+}
+
+/* The image's sigactions are for signals 1..64 without SIGKILL and SIGSTOP. */
+static int sa_index_to_signal(size_t i)
+{
+	int sig = i + 1;
+
+	if (sig >= SIGKILL)
+		sig++;
+	if (sig >= SIGSTOP)
+		sig++;
+	return sig;
+}
+
+static int restore_sigactions(struct img_task *t, struct rst_sigaction *sigchld)
+{
+	TaskCoreEntry *tc = t->core->tc;
+	size_t i;
+
+	for (i = 0; i < tc->n_sigactions; i++) {
+		SaEntry *sa = tc->sigactions[i];
+		struct rst_sigaction k = { sa->sigaction, sa->flags, sa->restorer, sa->mask };
+		int sig = sa_index_to_signal(i);
+
+		/* SIGCHLD waits for RESTORE_SIGCHLD, as in CRIU: until then a
+		 * child's death must reach crstep's handling, not the task's. */
+		if (sig == SIGCHLD) {
+			*sigchld = k;
+			continue;
+		}
+		if (syscall(SYS_rt_sigaction, sig, &k, NULL, 8))
+			return error("core-%u.img: sigaction of signal %d: %s", t->pid, sig, strerror(errno));
+	}
+	return 0;
+}
+
+static int read_last_cap(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int last = 40;
+
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = 40;
+		fclose(f);
+	}
+	return last;
+}
+
+static int prepare_creds(struct img_task *t, struct rst_creds *c)
+{
+	CredsEntry *ce = t->core->thread_core ? t->core->thread_core->creds : NULL;
+	size_t i;
+
+	if (!ce)
+		return error("core-%u.img: no creds", t->pid);
+	c->uid = ce->uid; c->gid = ce->gid; c->euid = ce->euid; c->egid = ce->egid;
+	c->suid = ce->suid; c->sgid = ce->sgid; c->fsuid = ce->fsuid; c->fsgid = ce->fsgid;
+	c->secbits = ce->secbits;
+	for (i = 0; i < 2; i++) {
+		c->cap_inh[i] = i < ce->n_cap_inh ? ce->cap_inh[i] : 0;
+		c->cap_prm[i] = i < ce->n_cap_prm ? ce->cap_prm[i] : 0;
+		c->cap_eff[i] = i < ce->n_cap_eff ? ce->cap_eff[i] : 0;
+		c->cap_bnd[i] = i < ce->n_cap_bnd ? ce->cap_bnd[i] : ~0u;
+		c->cap_amb[i] = i < ce->n_cap_amb ? ce->cap_amb[i] : 0;
+	}
+	if (ce->n_groups > 64)
+		return error("core-%u.img: %zu supplementary groups, at most 64", t->pid, ce->n_groups);
+	c->nr_groups = ce->n_groups;
+	for (i = 0; i < ce->n_groups; i++)
+		c->groups[i] = ce->groups[i];
+	c->last_cap = read_last_cap();
+	return 0;
+}
+
+/* glibc registered an rseq area for this thread; the kernel would keep
+ * writing into it after the blob has unmapped crstep (a SIGSEGV at the
+ * next reschedule), so it goes before the jump. */
+static void unregister_glibc_rseq(void)
+{
+	void *area = (char *)__builtin_thread_pointer() + __rseq_offset;
+
+	if (!__rseq_size)
+		return;
+	if (syscall(SYS_rseq, area, 32, 1 /* RSEQ_FLAG_UNREGISTER */, RSEQ_SIG) &&
+	    syscall(SYS_rseq, area, __rseq_size, 1, RSEQ_SIG))
+		warn("cannot unregister glibc's rseq: %s", strerror(errno));
+}
+
+/* The resources of RESTORE, then the jump.  Never returns. */
+static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, struct img_task *t, struct premap *pm, int stage)
+{
+	const struct stage_rule *r = protocol_rule(ctx->proto, CR_STATE_RESTORE);
+	struct task_entries *te = &ctx->shared->te;
+	struct rst_sigaction sigchld = { 0 };
+	struct rst_creds creds;
+	FileEntry *exe = imgset_file(ctx->set, t->mm->exe_file_id);
+	int exe_fd, fd;
+
+	if (!exe || !exe->reg)
+		task_fail(ctx, t, "mm-%u.img: exe file id %u is not a regular file", t->pid, t->mm->exe_file_id);
+	fd = reg_file_open(ctx->set, exe->reg, 1);
+	if (fd < 0)
+		task_fail(ctx, t, "task %u: exe", t->pid);
+	exe_fd = fcntl(fd, F_DUPFD, SERVICE_FD_BASE);
+	close(fd);
+	if (exe_fd < 0)
+		task_fail(ctx, t, "task %u: cannot move the exe fd: %s", t->pid, strerror(errno));
+	if (files_restore(ctx, t, exe_fd))
+		task_fail(ctx, t, "task %u: files", t->pid);
+	if (fs_restore(ctx, t))
+		task_fail(ctx, t, "task %u: fs", t->pid);
+	restore_rlimits(t);
+	if (restore_sigactions(t, &sigchld) || prepare_creds(t, &creds))
+		task_fail(ctx, t, "task %u: signals", t->pid);
+	if (personality(t->core->tc->personality) < 0)
+		task_fail(ctx, t, "task %u: personality %#x: %s", t->pid, t->core->tc->personality, strerror(errno));
+	if (mem_prepare_args(ctx, t, pm, exe_fd))
+		task_fail(ctx, t, "task %u: restorer", t->pid);
+	pm->args->sigchld = sigchld;
+	pm->args->creds = creds;
+	pm->args->te = te;
+	pm->args->slot = ctx->slots[t - ctx->set->tasks];
+	pm->args->pid = t->pid;
+	pm->args->role = task_role(ctx, t);
+	pm->args->err = report_of(ctx, t)->msg;
+	report_of(ctx, t)->pid = t->pid;
+
+	/* S25: the root enters its restorer last, once every other thread has
+	 * finished RESTORE (it holds as many shares as it has threads). */
+	if (stage == CR_STATE_RESTORE && task_role(ctx, t) == ROLE_ROOT && r->root_waits_own_threads &&
+	    wait_in_progress(te, t->nr_threads, 0) != BARRIER_WAIT_DONE)
+		task_fail(ctx, t, "task %u: aborted while waiting to enter the restorer", t->pid);
+	unregister_glibc_rseq();
+	mem_jump(pm);
+}
+
+/* Advance from `stage` as the table says for this task: finish it, or
+ * (after the drain it is told to wait for) switch to the next stage. */
+static int advance(struct restore_ctx *ctx, struct img_task *t, int stage)
+{
+	const struct protocol *p = ctx->proto;
+	struct task_entries *te = &ctx->shared->te;
+	enum task_role role = task_role(ctx, t);
+	int next = protocol_next_stage(p, stage), slot = ctx->slots[t - ctx->set->tasks];
+	int32_t limit;
+
+	if (protocol_role_finishes(p, stage, role))
+		return task_finish_stage(te, stage, slot);
+	if (role == ROLE_ROOT && protocol_switcher(p, next) == PERFORMER_ROOT) {
+		if (protocol_drain_waiter(p, stage, &limit) == PERFORMER_ROOT &&
+		    wait_in_progress(te, limit, 0) != BARRIER_WAIT_DONE)
+			return -1;
+		if (stage_switch(te, next, stage_participants(p, next, te), protocol_switch_wakes(p, next),
+				 t->pid, ROLE_ROOT))
+			return -1;
+		return next;
+	}
+	return error("task %u: the %s protocol gives it nothing to do at %s", t->pid, p->name, stage_name(stage));
+}
+
+void task_main(struct restore_ctx *ctx, struct img_task *t)
+{
+	struct task_entries *te = &ctx->shared->te;
+	struct premap pm = { 0 };
+	sigset_t all;
+	int stage = te->start, fd;
+
+	/* Nothing may be delivered until the final sigreturn sets the mask. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, 0);
+	log_capture(report_of(ctx, t)->msg, RST_ERR_LEN);
+	fd = fcntl(2, F_DUPFD_CLOEXEC, SERVICE_FD_BASE + 1);
+	if (fd >= 0)
+		log_set_fd(fd);
+
+	while (stage >= 0 && stage < CR_STATE_RESTORE) {
+		if (stage == CR_STATE_FORKING && mem_premap(ctx, t, &pm))
+			task_fail(ctx, t, "task %u: memory", t->pid);
+		if (stage == CR_STATE_PRE_RESTORER)
+			break;
+		stage = advance(ctx, t, stage);
+	}
+	if (stage < 0)
+		task_fail(ctx, t, "task %u: the restore was aborted", t->pid);
+	if (stage == CR_STATE_PRE_RESTORER) {
+		/* Resources first, then the root waits for the others and
+		 * switches RESTORE from inside restore_and_jump's caller. */
+		stage = advance(ctx, t, stage);
+		if (stage != CR_STATE_RESTORE)
+			task_fail(ctx, t, "task %u: the restore was aborted", t->pid);
+	}
+	restore_and_jump(ctx, t, &pm, stage);
+}
