@@ -40,8 +40,14 @@ PIE_OBJ  := $(patsubst %.c,build/pie/%.o,$(PIE_SRC))
 
 all: crstep
 
-crstep: $(OBJ)/ui/main.o $(LIB_OBJ) $(OBJ)/pie-blob.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# A plain and a sanitized build share ./crstep and build/tests: relink when
+# the flavour changes.
+FLAVOR   := build/.flavor-$(if $(filter 1,$(SANITIZE)),san,plain)
+$(FLAVOR):
+	@mkdir -p build && rm -f build/.flavor-* && touch $@
+
+crstep: $(OBJ)/ui/main.o $(LIB_OBJ) $(OBJ)/pie-blob.o $(FLAVOR)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: restore/images/%.proto
 	@mkdir -p $(GEN)
@@ -77,9 +83,9 @@ $(OBJ)/pie-blob.c: build/pie/restorer.bin build/pie/restorer.elf tools/mkblob.sh
 $(OBJ)/pie-blob.o: $(OBJ)/pie-blob.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-build/tests/%: tests/unit/%.c $(LIB_OBJ) $(OBJ)/pie-blob.o
+build/tests/%: tests/unit/%.c $(LIB_OBJ) $(OBJ)/pie-blob.o $(FLAVOR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $(filter-out $(FLAVOR),$^) $(LDLIBS)
 
 setup:
 	@sh tools/setup.sh
@@ -97,5 +103,5 @@ clean:
 	rm -rf build crstep
 
 .PHONY: all setup check demo bench clean
-.SECONDARY:
+.SECONDARY: $(PB_C) $(PB_H)
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -26,9 +26,13 @@ static int read_thread(struct img_set *set, struct img_task *t, size_t i)
 	 * 4.2 leaves it uninitialised): its one core is core-<pid>. */
 	th->tid = t->zombie ? t->pid : t->pstree->threads[i];
 	snprintf(name, sizeof(name), "core-%u.img", th->tid);
-	th->core_img = read_one(set, name, "CORE", 1);
+	th->core_img = read_one(set, name, "CORE", 0);
 	if (!th->core_img)
 		return -1;
+	if (th->core_img->missing)
+		return error("%s/%s: entry 0: task %u: missing, but %s/pstree.img entry %zu lists %s %u",
+			     set->dir, name, t->pid, set->dir, (size_t)(t - set->tasks),
+			     i ? "thread" : "task", th->tid);
 	if (th->core_img->nr != 1)
 		return error("%s/%s: entry %zu: want exactly one core entry, found %zu",
 			     set->dir, name, th->core_img->nr, th->core_img->nr);
@@ -79,7 +83,8 @@ static int read_task(struct img_set *set, struct img_task *t)
 	t->pid = t->pstree->pid;
 	t->nr_threads = t->pstree->n_threads;
 	if (!t->nr_threads)
-		return error("%s/pstree.img: task %u has no threads", set->dir, t->pid);
+		return error("%s/pstree.img: entry %zu: task %u: no threads", set->dir,
+			     (size_t)(t - set->tasks), t->pid);
 	t->threads = calloc(t->nr_threads, sizeof(*t->threads));
 	if (!t->threads)
 		return error("out of memory");
@@ -95,8 +100,8 @@ static int read_task(struct img_set *set, struct img_task *t)
 		return 0;
 	}
 	if (t->pstree->threads[0] != t->pid)
-		return error("%s/pstree.img: task %u: thread 0 is %u, not the task itself",
-			     set->dir, t->pid, t->pstree->threads[0]);
+		return error("%s/pstree.img: entry %zu: task %u: thread 0 is %u, not the task itself",
+			     set->dir, (size_t)(t - set->tasks), t->pid, t->pstree->threads[0]);
 	for (i = 1; i < t->nr_threads; i++)
 		if (read_thread(set, t, i))
 			return -1;
@@ -107,7 +112,8 @@ static int read_task(struct img_set *set, struct img_task *t)
 		return -1;
 	t->ids = t->ids_img->nr ? (TaskKobjIdsEntry *)t->ids_img->entries[0].msg : t->core->ids;
 	if (!t->ids)
-		return error("%s/%s: missing, and core-%u.img has no ids", set->dir, name, t->pid);
+		return error("%s/%s: entry 0: task %u: no ids entry, and core-%u.img has none either",
+			     set->dir, name, t->pid, t->pid);
 
 	snprintf(name, sizeof(name), "mm-%u.img", t->pid);
 	t->mm_img = read_one(set, name, "MM", 1);

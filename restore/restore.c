@@ -44,6 +44,7 @@ struct controller {
 	pid_t child;		/* crstep's direct child: reaper or root */
 	int child_status;
 	int child_gone;
+	int failed_stage;	/* start when the failure was noticed */
 };
 
 static pid_t clone3_pid(uint64_t flags, pid_t want)
@@ -117,13 +118,30 @@ static pid_t fork_root(struct controller *c)
 	return pid;
 }
 
-static volatile sig_atomic_t reaper_detached;
+static struct shared_area *reaper_shared;
 
+/* --detach: the controller is about to exit; the tree must outlive it. */
 static void reaper_on_usr1(int sig)
 {
 	(void)sig;
 	prctl(PR_SET_PDEATHSIG, 0);
-	reaper_detached = 1;
+	__atomic_store_n(&reaper_shared->detach_ack, 1, __ATOMIC_RELEASE);
+}
+
+/* The root died before COMPLETE: say how, unless it said why itself. */
+static void reaper_report(struct controller *c, int status)
+{
+	struct task_report *r = &c->ctx.shared->reports[c->ctx.slots[0]];
+
+	if (r->msg[0])
+		return;
+	r->pid = c->ctx.set->tasks[0].pid;
+	r->stage = c->ctx.shared->te.start;
+	if (WIFSIGNALED(status))
+		snprintf(r->msg, sizeof(r->msg), "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(r->msg, sizeof(r->msg), "exited with status %d", WEXITSTATUS(status));
 }
 
 /* pid 1 of the new pid namespace: creates the root, then reaps whatever
@@ -138,6 +156,7 @@ static __attribute__((noreturn)) void reaper_main(struct controller *c)
 
 	/* The controller may die before COMPLETE: the tree goes with it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	reaper_shared = c->ctx.shared;
 	sigaction(SIGUSR1, &sa, NULL);
 	prctl(PR_SET_NAME, "crstep-reaper");
 	if (timens_setup(c->ctx.set)) {
@@ -157,8 +176,10 @@ static __attribute__((noreturn)) void reaper_main(struct controller *c)
 			break;
 		if (pid != root)
 			continue;
-		if (__atomic_load_n(&te->start, __ATOMIC_ACQUIRE) != CR_STATE_COMPLETE)
+		if (__atomic_load_n(&te->start, __ATOMIC_ACQUIRE) != CR_STATE_COMPLETE) {
+			reaper_report(c, status);
 			barrier_abort(te, 1, ROLE_CONTROLLER, ECHILD);
+		}
 		code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
 	_exit(code);
@@ -456,11 +477,11 @@ static void report_failure(struct controller *c)
 		return;
 	}
 	if (c->child_gone && WIFSIGNALED(c->child_status))
-		error("restore failed at stage %s: %s %d killed by signal %d", stage_name(sh->te.start),
+		error("restore failed at stage %s: %s %d killed by signal %d", stage_name(c->failed_stage),
 		      c->reaper ? "the reaper" : "task", c->child, WTERMSIG(c->child_status));
 	else
 		error("restore failed at stage %s: a task died or aborted (cr_err %d: %s)",
-		      stage_name(sh->te.start), sh->te.cr_err, strerror(sh->te.cr_err));
+		      stage_name(c->failed_stage), sh->te.cr_err, strerror(sh->te.cr_err));
 }
 
 static int write_pidfile(const char *path, pid_t pid)
@@ -492,6 +513,22 @@ static void print_results(struct controller *c)
 		}
 	}
 	fflush(stdout);
+}
+
+/* The reaper dies with crstep until it hears otherwise; wait for its word
+ * so that exiting now does not take the tree along. */
+static int detach_reaper(struct controller *c)
+{
+	int i;
+
+	kill(c->reaper, SIGUSR1);
+	for (i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&c->ctx.shared->detach_ack, __ATOMIC_ACQUIRE))
+			return 0;
+		usleep(200);
+	}
+	kill_tree(c);
+	return error("the reaper (pid %d) did not acknowledge --detach; the tree was killed", c->reaper);
 }
 
 static int wait_tree(struct controller *c)
@@ -532,6 +569,7 @@ int restore_run(const struct restore_opts *opts)
 		     protocol_switch_wakes(c.ctx.proto, CR_STATE_ROOT_TASK), getpid(), ROLE_CONTROLLER);
 	fflush(NULL);
 	if (create_tree(&c) || run_protocol(&c)) {
+		c.failed_stage = c.ctx.shared->te.start;
 		barrier_abort(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER, ECANCELED);
 		kill_tree(&c);
 		stage_fail(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER);
@@ -548,8 +586,8 @@ int restore_run(const struct restore_opts *opts)
 		printf("restore complete: task %u is pid %d here\n", set->tasks[0].pid, c.root);
 	fflush(stdout);
 	if (opts->detach) {
-		if (c.reaper)
-			kill(c.reaper, SIGUSR1);
+		if (c.reaper && detach_reaper(&c))
+			goto out_shared;
 		ret = EXIT_OK;
 	} else {
 		ret = wait_tree(&c);
