@@ -98,9 +98,39 @@ struct task_slot {
 	uint8_t role;		/* enum task_role */
 	int8_t stage_reached;	/* last stage finished, -1 before the first */
 	int8_t waiting_on;	/* stage it sleeps on in task_finish_stage, -1 if not */
-	uint8_t pad;
+	int8_t held_bp;		/* breakpoint it is parked at, -1 if none */
+	uint32_t gate;		/* futex: non-zero while parked at a breakpoint */
+	int32_t host_pid;	/* the task as crstep sees it, 0 until known */
 	uint64_t arrive_tsc[CR_STATE_NR];	/* TSC of each ARRIVE, 0 if none */
+	uint64_t hold_tsc;	/* when it parked */
 };
+
+/* Breakpoints live in the shared area and are checked by whoever reaches
+ * them: the performer of a switch (the root or the controller), any task
+ * or thread for an arrival.  With none enabled the check is one load. */
+enum barrier_bp_kind {
+	BP_NONE = 0,
+	BP_SWITCH = 1,		/* a switch into `to` (from `from`, or any if -1) */
+	BP_ARRIVE = 2,		/* task `pid` (0: any) about to finish `to` (-1: any) */
+	BP_ABORT = 3,		/* anyone aborts */
+	BP_ANY_EVENT = 4,	/* the next arrival or switch (step) */
+	BP_ANY_SWITCH = 5,	/* the next switch (next) */
+};
+
+#define BARRIER_NR_BPS 32
+
+struct barrier_bp {
+	uint8_t kind;		/* enum barrier_bp_kind */
+	uint8_t enabled;
+	int8_t from, to;
+	int32_t pid;
+	uint32_t hits;
+};
+
+/* nr_in_progress bit 30: a participant is parked at a breakpoint gate.  It
+ * wakes the controller's count wait without changing the count itself. */
+#define BARRIER_HOLD_BIT 0x40000000u
+#define BARRIER_COUNT(v) ((int32_t)((v) & ~BARRIER_HOLD_BIT))
 
 struct barrier_clock_sample {
 	uint64_t tsc;
@@ -119,6 +149,9 @@ struct task_entries {
 	uint32_t nr_slots;		/* slots handed out by task_slot_assign */
 	uint64_t event_next;		/* last event seq handed out */
 	struct barrier_clock_sample clock_start;
+	uint32_t nr_bps_armed;		/* enabled breakpoints: 0 = the fast path */
+	uint32_t nr_held;		/* participants parked at a gate */
+	struct barrier_bp bps[BARRIER_NR_BPS];
 	struct task_slot slots[BARRIER_NR_SLOTS];
 	struct barrier_event events[BARRIER_RING_SIZE];
 };
@@ -127,6 +160,7 @@ struct task_entries {
 #define BARRIER_WAIT_DONE 0
 #define BARRIER_WAIT_ABORTED (-1)
 #define BARRIER_WAIT_TIMEOUT 1
+#define BARRIER_WAIT_HELD 2	/* wait_in_progress_held(): someone parked */
 
 /* TSC read for timestamps: lfence orders it after the preceding loads, so a
  * timestamp taken after observing a value is not earlier than that value. */
@@ -167,6 +201,22 @@ int task_finish_stage(struct task_entries *te, int stage, int slot);
  * BARRIER_WAIT_ABORTED if the abort bit is set or start is FAIL, or
  * BARRIER_WAIT_TIMEOUT after timeout_ns (0 = no timeout). */
 int wait_in_progress(struct task_entries *te, int32_t limit, uint64_t timeout_ns);
+
+/* The controller's wait: as wait_in_progress(), but it also returns
+ * BARRIER_WAIT_HELD as soon as a participant parks at a breakpoint. */
+int wait_in_progress_held(struct task_entries *te, int32_t limit, uint64_t timeout_ns);
+
+/* The breakpoint a (type, from, to, pid) event matches, or -1.  Bumps its
+ * hit count.  Used by the participants (inside stage_switch and
+ * task_finish_stage) and by the controller for its own switches. */
+int barrier_bp_match(struct task_entries *te, enum barrier_event_type type,
+		     int from, int to, int32_t pid);
+/* Controller: arm or disarm breakpoint idx (keeps nr_bps_armed). */
+void barrier_bp_set(struct task_entries *te, int idx, enum barrier_bp_kind kind,
+		    int from, int to, int32_t pid);
+void barrier_bp_enable(struct task_entries *te, int idx, int enabled);
+/* Controller: open the gate of the participant parked in slot. */
+void barrier_release(struct task_entries *te, int slot, int32_t controller_pid);
 
 /* Set the abort bit (count = 0xFFFFFFFF), keep err in cr_err if it is the
  * first error, wake the count waiters, record ABORT. */

@@ -54,11 +54,20 @@ void task_entries_init(struct task_entries *te)
 	te->failed = 0;
 	te->nr_slots = 0;
 	te->event_next = 0;
+	te->nr_bps_armed = 0;
+	te->nr_held = 0;
 	for (i = 0; i < BARRIER_NR_SLOTS; i++) {
 		te->slots[i].pid = 0;
 		te->slots[i].role = ROLE_UNKNOWN;
 		te->slots[i].stage_reached = -1;
 		te->slots[i].waiting_on = -1;
+		te->slots[i].held_bp = -1;
+		te->slots[i].gate = 0;
+	}
+	for (i = 0; i < BARRIER_NR_BPS; i++) {
+		te->bps[i].kind = BP_NONE;
+		te->bps[i].enabled = 0;
+		te->bps[i].hits = 0;
 	}
 }
 
@@ -172,6 +181,150 @@ int barrier_event_read(const struct task_entries *te, uint64_t seq,
 	return 0;
 }
 
+/* Breakpoints.  Matching and holding run only when some breakpoint is
+ * enabled: the fast path of every barrier operation is one relaxed load of
+ * nr_bps_armed. */
+static int bp_matches(const struct barrier_bp *bp, enum barrier_event_type type,
+		      int from, int to, int32_t pid)
+{
+	switch (bp->kind) {
+	case BP_SWITCH:
+		return type == BARRIER_EV_SWITCH && bp->to == to && (bp->from < 0 || bp->from == from);
+	case BP_ARRIVE:
+		return type == BARRIER_EV_ARRIVE && (!bp->pid || bp->pid == pid) &&
+		       (bp->to < 0 || bp->to == to);
+	case BP_ABORT:
+		return type == BARRIER_EV_ABORT;
+	case BP_ANY_EVENT:
+		return type == BARRIER_EV_ARRIVE || type == BARRIER_EV_SWITCH;
+	case BP_ANY_SWITCH:
+		return type == BARRIER_EV_SWITCH;
+	}
+	return 0;
+}
+
+int barrier_bp_match(struct task_entries *te, enum barrier_event_type type,
+		     int from, int to, int32_t pid)
+{
+	int i;
+
+	if (!__atomic_load_n(&te->nr_bps_armed, __ATOMIC_ACQUIRE))
+		return -1;
+	for (i = 0; i < BARRIER_NR_BPS; i++) {
+		struct barrier_bp *bp = &te->bps[i];
+
+		if (__atomic_load_n(&bp->enabled, __ATOMIC_ACQUIRE) &&
+		    bp_matches(bp, type, from, to, pid)) {
+			__atomic_add_fetch(&bp->hits, 1, __ATOMIC_RELAXED);
+			return i;
+		}
+	}
+	return -1;
+}
+
+static void bps_recount(struct task_entries *te)
+{
+	uint32_t n = 0;
+	int i;
+
+	for (i = 0; i < BARRIER_NR_BPS; i++)
+		n += te->bps[i].enabled && te->bps[i].kind != BP_NONE;
+	__atomic_store_n(&te->nr_bps_armed, n, __ATOMIC_RELEASE);
+}
+
+void barrier_bp_set(struct task_entries *te, int idx, enum barrier_bp_kind kind,
+		    int from, int to, int32_t pid)
+{
+	struct barrier_bp *bp;
+
+	if (idx < 0 || idx >= BARRIER_NR_BPS)
+		return;
+	bp = &te->bps[idx];
+	__atomic_store_n(&bp->enabled, 0, __ATOMIC_RELEASE);
+	bp->kind = (uint8_t)kind;
+	bp->from = (int8_t)from;
+	bp->to = (int8_t)to;
+	bp->pid = pid;
+	bp->hits = 0;
+	__atomic_store_n(&bp->enabled, kind != BP_NONE, __ATOMIC_RELEASE);
+	bps_recount(te);
+}
+
+void barrier_bp_enable(struct task_entries *te, int idx, int enabled)
+{
+	if (idx < 0 || idx >= BARRIER_NR_BPS)
+		return;
+	__atomic_store_n(&te->bps[idx].enabled, !!enabled, __ATOMIC_RELEASE);
+	bps_recount(te);
+}
+
+static int slot_of(struct task_entries *te, int32_t pid, enum task_role role)
+{
+	uint32_t i, n = __atomic_load_n(&te->nr_slots, __ATOMIC_ACQUIRE);
+
+	for (i = 0; i < n && i < BARRIER_NR_SLOTS; i++)
+		if (te->slots[i].pid == pid && te->slots[i].role == role)
+			return (int)i;
+	return -1;
+}
+
+/* Park at breakpoint bp: stay outstanding (nothing of the stage is done
+ * yet), tell the controller through the count word's hold bit, and sleep
+ * on the slot's gate until the controller opens it. */
+static void hold(struct task_entries *te, int bp, enum barrier_event_type type,
+		 int from, int to, int32_t pid, enum task_role role, int slot)
+{
+	struct task_slot *me;
+
+	if (!slot_valid(slot))
+		return;
+	me = &te->slots[slot];
+	me->held_bp = (int8_t)bp;
+	me->hold_tsc = barrier_rdtsc();
+	__atomic_store_n(&me->gate, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&te->nr_held, 1, __ATOMIC_ACQ_REL);
+	record_event(te, BARRIER_EV_HOLD, from, to, pid, role, slot, (uint32_t)type,
+		     __atomic_load_n(&te->nr_in_progress, __ATOMIC_RELAXED), bp, NULL);
+	__atomic_fetch_or(&te->nr_in_progress, BARRIER_HOLD_BIT, __ATOMIC_ACQ_REL);
+	futex_wake_all(&te->nr_in_progress);
+	while (__atomic_load_n(&me->gate, __ATOMIC_ACQUIRE))
+		futex_wait_value(&me->gate, 1, NULL);
+	me->held_bp = -1;
+}
+
+static void maybe_hold(struct task_entries *te, enum barrier_event_type type,
+		       int from, int to, int32_t pid, enum task_role role, int slot)
+{
+	int bp;
+
+	if (role == ROLE_CONTROLLER || !__atomic_load_n(&te->nr_bps_armed, __ATOMIC_RELAXED))
+		return;
+	bp = barrier_bp_match(te, type, from, to, pid);
+	if (bp >= 0)
+		hold(te, bp, type, from, to, pid, role, slot_valid(slot) ? slot : slot_of(te, pid, role));
+}
+
+void barrier_release(struct task_entries *te, int slot, int32_t controller_pid)
+{
+	struct task_slot *me;
+	uint32_t old;
+
+	if (!slot_valid(slot) || !__atomic_load_n(&te->slots[slot].gate, __ATOMIC_ACQUIRE))
+		return;
+	me = &te->slots[slot];
+	record_event(te, BARRIER_EV_RELEASE, me->waiting_on, me->waiting_on, controller_pid,
+		     ROLE_CONTROLLER, slot, 0, 0, me->held_bp, NULL);
+	if (__atomic_sub_fetch(&te->nr_held, 1, __ATOMIC_ACQ_REL) == 0) {
+		old = __atomic_load_n(&te->nr_in_progress, __ATOMIC_ACQUIRE);
+		while (!(old & BARRIER_ABORT_BIT) &&
+		       !__atomic_compare_exchange_n(&te->nr_in_progress, &old, old & ~BARRIER_HOLD_BIT,
+						    0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			;
+	}
+	__atomic_store_n(&me->gate, 0, __ATOMIC_RELEASE);
+	futex_wake_all(&me->gate);
+}
+
 void stage_fail(struct task_entries *te, int32_t performer_pid, enum task_role role)
 {
 	int from = __atomic_load_n(&te->start, __ATOMIC_ACQUIRE);
@@ -199,6 +352,9 @@ int stage_switch(struct task_entries *te, int stage, uint32_t count, int wake,
 		stage_fail(te, performer_pid, role);
 		return 0;
 	}
+	/* A breakpoint stops the performer before anything of the switch. */
+	maybe_hold(te, BARRIER_EV_SWITCH, __atomic_load_n(&te->start, __ATOMIC_ACQUIRE), stage,
+		   performer_pid, role, -1);
 	old = __atomic_load_n(&te->nr_in_progress, __ATOMIC_ACQUIRE);
 	if (stage == CR_STATE_COMPLETE) {
 		/* CRIU leaves the count alone for COMPLETE: nobody finishes it,
@@ -212,7 +368,8 @@ int stage_switch(struct task_entries *te, int stage, uint32_t count, int wake,
 		do {
 			if (old & BARRIER_ABORT_BIT)
 				return -1;
-		} while (!__atomic_compare_exchange_n(&te->nr_in_progress, &old, count,
+		} while (!__atomic_compare_exchange_n(&te->nr_in_progress, &old,
+						      count | (old & BARRIER_HOLD_BIT),
 						      0, __ATOMIC_ACQ_REL,
 						      __ATOMIC_ACQUIRE));
 	}
@@ -232,10 +389,13 @@ int task_finish_stage(struct task_entries *te, int stage, int slot)
 	struct task_slot *me = slot_valid(slot) ? &te->slots[slot] : NULL;
 	int32_t pid = me ? me->pid : 0;
 	enum task_role role = me ? (enum task_role)me->role : ROLE_UNKNOWN;
-	uint32_t seen = __atomic_load_n(&te->nr_in_progress, __ATOMIC_RELAXED);
+	uint32_t seen;
 	uint64_t tsc;
 	int cur;
 
+	/* Held before the arrival: the task stays outstanding meanwhile. */
+	maybe_hold(te, BARRIER_EV_ARRIVE, stage, stage, pid, role, slot);
+	seen = __atomic_load_n(&te->nr_in_progress, __ATOMIC_RELAXED);
 	/* ARRIVE is recorded before the decrement, so it precedes (by seq) the
 	 * switch out of this stage, which can only follow the decrement. */
 	record_event(te, BARRIER_EV_ARRIVE, stage, stage, pid, role, slot, 0,
@@ -271,7 +431,7 @@ static void deadline_after(struct __kernel_timespec *ts, uint64_t timeout_ns)
 	ts->tv_nsec = (long long)(nsec % 1000000000ull);
 }
 
-int wait_in_progress(struct task_entries *te, int32_t limit, uint64_t timeout_ns)
+static int wait_count(struct task_entries *te, int32_t limit, uint64_t timeout_ns, int held)
 {
 	struct __kernel_timespec deadline;
 	int timed_out = 0;
@@ -288,7 +448,9 @@ int wait_in_progress(struct task_entries *te, int32_t limit, uint64_t timeout_ns
 			return BARRIER_WAIT_ABORTED;
 		if (__atomic_load_n(&te->failed, __ATOMIC_ACQUIRE))
 			return BARRIER_WAIT_ABORTED;
-		if ((int32_t)value <= limit)
+		if (held && (value & BARRIER_HOLD_BIT))
+			return BARRIER_WAIT_HELD;
+		if (BARRIER_COUNT(value) <= limit)
 			return BARRIER_WAIT_DONE;
 		if (timed_out)
 			return BARRIER_WAIT_TIMEOUT;
@@ -300,9 +462,22 @@ int wait_in_progress(struct task_entries *te, int32_t limit, uint64_t timeout_ns
 	}
 }
 
+int wait_in_progress(struct task_entries *te, int32_t limit, uint64_t timeout_ns)
+{
+	return wait_count(te, limit, timeout_ns, 0);
+}
+
+int wait_in_progress_held(struct task_entries *te, int32_t limit, uint64_t timeout_ns)
+{
+	return wait_count(te, limit, timeout_ns, 1);
+}
+
 void barrier_abort(struct task_entries *te, int32_t pid, enum task_role role, int err)
 {
-	uint32_t seen = __atomic_load_n(&te->nr_in_progress, __ATOMIC_RELAXED);
+	uint32_t seen;
+
+	maybe_hold(te, BARRIER_EV_ABORT, te->start, te->start, pid, role, -1);
+	seen = __atomic_load_n(&te->nr_in_progress, __ATOMIC_RELAXED);
 	int32_t no_error = 0;
 
 	if (err)
