@@ -15,7 +15,8 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "restore", cmd_restore, "restore DIR [options]   restore the process tree in DIR for real" },
 	{ "show", cmd_show, "show FILE.img | --tree DIR   print an image as crit does" },
-	{ "check", cmd_check, "check DIR               check a directory of images for consistency" },
+	{ "check", cmd_check, "check [--restorable] DIR   check a directory of images for consistency" },
+	{ "dump", cmd_dump, "dump -t PID -D DIR       dump a simple process into CRIU-format images" },
 	{ NULL, NULL, NULL },
 };
 

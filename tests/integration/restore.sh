@@ -20,15 +20,25 @@ gone() {
 	[ ! -e "/proc/$1" ]
 }
 
-# no_counter: no process runs the counter binary any more.
-no_counter() {
+# no_restored: nothing restored is left: no crstep reaper, and no process
+# in a pid namespace other than ours (the restored trees live in their own),
+# waiting up to 5 s for the kernel to tear them down.
+no_restored() {
+	mine=$(readlink /proc/self/ns/pid)
 	i=0
-	while pgrep -f '^/tmp/crstep-fx/counter/counter' >/dev/null && [ $i -lt 100 ]; do
+	while [ $i -lt 100 ]; do
+		left=
+		for p in /proc/[0-9]*; do
+			ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
+			[ "$ns" = "$mine" ] || left="$left ${p#/proc/}"
+		done
+		pgrep -x crstep-reaper >/dev/null && left="$left reaper"
+		[ -z "$left" ] && return 0
 		sleep 0.05
 		i=$((i + 1))
 	done
-	! pgrep -f '^/tmp/crstep-fx/counter/counter' >/dev/null &&
-	! pgrep -x counter >/dev/null
+	echo "# left:$left"
+	return 1
 }
 
 # restore_and_check FXDIR VARIANT: prepare, restore detached, check.sh, kill.
@@ -45,9 +55,13 @@ restore_and_check() {
 	sh "$fx/check.sh" "$pid" >"$TMP/check" 2>&1
 	st=$?
 	ok $st "$variant: the restored counter continues: $(cat "$TMP/check")"
-	if [ "$variant" = legacy ]; then who=controller; else who=root; fi
-	grep -q "^FORKING -> RESTORE  by $who (pid [0-9]*)  nr_in_progress=1\$" "$TMP/log"
-	ok $? "$variant: FORKING -> RESTORE performed by the $who"
+	case $variant in
+	legacy) who=controller from=FORKING ;;
+	pre-restorer) who=root from=PRE_RESTORER ;;
+	*) who=root from=FORKING ;;
+	esac
+	grep -q "^$from -> RESTORE  by $who (pid [0-9]*)  nr_in_progress=1\$" "$TMP/log"
+	ok $? "$variant: $from -> RESTORE performed by the $who"
 	grep -q "^RESTORE_CREDS -> COMPLETE  by controller" "$TMP/log"
 	ok $? "$variant: the controller switches COMPLETE"
 	grep -q '"type": *"SWITCH"' "$TMP/trace.jsonl" && grep -q '"type": *"ARRIVE"' "$TMP/trace.jsonl"
@@ -70,9 +84,11 @@ if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
 	crpid=$!
 	sleep 0.8
 	hpid=$(cat "$TMP/hpid" 2>/dev/null)
-	[ "$hpid" = "$(awk 'NR==2{print $1}' "$LOCAL/pids.txt")" ] || [ -n "$hpid" ]
+	[ -n "$hpid" ] && [ "$hpid" = "$(grep -v '^#' "$LOCAL/pids.txt" | awk 'NR == 1 { print $1 }')" ]
+	ok $? "--pidns=host: the root has its dumped pid ($hpid)"
 	sh "$LOCAL/check.sh" "$hpid" >"$TMP/check" 2>&1
-	ok $? "--pidns=host: the counter continues with its dumped pid $hpid: $(cat "$TMP/check")"
+	ok $? "--pidns=host: the counter continues with its dumped pid $hpid: $(cat "$TMP/check")" ||
+		sed 's/^/# /' "$TMP/hout"
 	kill -TERM "$hpid" 2>/dev/null
 	wait $crpid
 	st=$?
@@ -86,7 +102,7 @@ if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
 		grep -q "restore failed: task [0-9]* at stage FORKING: .*counter" "$TMP/err"
 		ok $? "missing exe: one line names the task, the stage and the file"
 	fi
-	no_counter
+	no_restored
 	ok $? "missing exe: no restored process is left"
 
 	# Broken images: refused before anything runs.
@@ -103,7 +119,7 @@ if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
 			[ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -q 'img' "$TMP/err"
 			ok $? "$broken: one line naming the image: $(head -1 "$TMP/err")"
 		fi
-		no_counter
+		no_restored
 		ok $? "$broken: no restored process is left"
 	done
 else
@@ -119,7 +135,7 @@ st=$?
 if grep -q "CPU state this CPU lacks" "$TMP/err"; then
 	[ $st -eq 2 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ]
 	ok $? "CRIU fixture: refused on this CPU with one line, exit 2: $(cat "$TMP/err")"
-	no_counter
+	no_restored
 	ok $? "CRIU fixture: nothing was started"
 	skip "CRIU fixture: check.sh after restore (this CPU lacks AVX-512, which the image uses)"
 else
