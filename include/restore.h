@@ -21,6 +21,7 @@ struct restore_opts {
 	const char *pidfile;
 	const char *trace;
 	int cpu_cap_none;	/* --cpu-cap=none: skip the CPU feature check */
+	struct stepper *stepper;	/* NULL or inactive: no stops at all */
 };
 
 /* Per-task error text, next to the barrier in the shared area. */
@@ -45,7 +46,12 @@ struct restore_ctx {
 	const struct protocol *proto;
 	pid_t controller_pid;
 	int slots[BARRIER_NR_SLOTS];	/* slot index of each pstree entry */
+	pid_t tree_pid;		/* crstep's child: the reaper or the root */
 };
+
+/* Fill te->slots[].host_pid from /proc: the restored tasks as crstep sees
+ * them (their pids differ inside a new pid namespace). */
+void restore_refresh_host_pids(struct restore_ctx *ctx);
 
 int restore_run(const struct restore_opts *opts);
 

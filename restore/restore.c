@@ -28,6 +28,7 @@
 #include "log.h"
 #include "protocol.h"
 #include "restore.h"
+#include "stepper.h"
 #include "trace.h"
 
 #define PAGE_UP(x) (((x) + 4095ul) & ~4095ul)
@@ -45,6 +46,9 @@ struct controller {
 	int child_status;
 	int child_gone;
 	int failed_stage;	/* start when the failure was noticed */
+	struct stepper *stepper;	/* NULL when nothing may stop */
+	int killed;		/* the user asked to kill the restore */
+	int detached;		/* the user detached: no more stops */
 };
 
 static pid_t clone3_pid(uint64_t flags, pid_t want)
@@ -185,6 +189,65 @@ static __attribute__((noreturn)) void reaper_main(struct controller *c)
 	_exit(code);
 }
 
+static int read_nspid(pid_t pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	int ns = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		/* The last number is the pid in the task's own namespace. */
+		p = strrchr(line, '\t');
+		ns = p ? atoi(p + 1) : 0;
+		break;
+	}
+	fclose(f);
+	return ns;
+}
+
+static void walk_children(struct restore_ctx *ctx, pid_t pid, int depth)
+{
+	char path[80];
+	FILE *f;
+	int child;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fscanf(f, "%d", &child) == 1) {
+		int ns = read_nspid(child);
+		uint32_t i;
+
+		for (i = 0; ns && i < ctx->shared->te.nr_slots; i++)
+			if (ctx->shared->te.slots[i].pid == ns && ctx->shared->te.slots[i].role != ROLE_THREAD)
+				ctx->shared->te.slots[i].host_pid = child;
+		if (depth < 64)
+			walk_children(ctx, child, depth + 1);
+	}
+	fclose(f);
+}
+
+void restore_refresh_host_pids(struct restore_ctx *ctx)
+{
+	if (ctx->tree_pid <= 0)
+		return;
+	if (!ctx->opts->host_pidns) {
+		walk_children(ctx, ctx->tree_pid, 0);
+		return;
+	}
+	ctx->shared->te.slots[ctx->slots[0]].host_pid = ctx->tree_pid;
+	walk_children(ctx, ctx->tree_pid, 0);
+}
+
 /* The root as crstep sees it: the reaper's only child. */
 static pid_t find_root(struct controller *c)
 {
@@ -209,15 +272,101 @@ static int create_tree(struct controller *c)
 	if (c->ctx.opts->host_pidns) {
 		if (timens_setup(c->ctx.set))
 			return -1;
-		c->child = c->root = fork_root(c);
+		c->ctx.tree_pid = c->child = c->root = fork_root(c);
 		return c->child < 0 ? -1 : 0;
 	}
-	c->child = c->reaper = clone3_pid(CLONE_NEWPID, 0);
+	c->ctx.tree_pid = c->child = c->reaper = clone3_pid(CLONE_NEWPID, 0);
 	if (c->reaper == 0)
 		reaper_main(c);
 	if (c->reaper < 0)
 		return error("cannot create a pid namespace for the tree: %s", strerror(errno));
 	return 0;
+}
+
+/* Tell the stepper; apply what it answers.  0 to go on, -1 to abort. */
+static int stop(struct controller *c, const struct stop_event *st)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+	enum resume_action a;
+	int i;
+
+	if (!c->stepper || c->detached)
+		return 0;
+	restore_refresh_host_pids(&c->ctx);
+	a = stepper_stop(c->stepper, &c->ctx, st);
+	switch (a) {
+	case RESUME_CONTINUE:
+		return 0;
+	case RESUME_DETACH:
+		c->detached = 1;
+		for (i = 0; i < BARRIER_NR_BPS; i++)
+			barrier_bp_enable(te, i, 0);
+		return 0;
+	case RESUME_KILL:
+	case RESUME_QUIT:
+		c->killed = 1;
+		return error("restore killed by the user at stage %s", stage_name(te->start));
+	}
+	return 0;
+}
+
+/* The last HOLD event a slot recorded. */
+static int hold_event(struct task_entries *te, int slot, struct barrier_event *ev)
+{
+	uint64_t seq = barrier_events_written(te), low = seq > BARRIER_RING_SIZE ? seq - BARRIER_RING_SIZE : 0;
+
+	for (; seq > low; seq--)
+		if (!barrier_event_read(te, seq, ev) && ev->type == BARRIER_EV_HOLD && ev->slot == slot)
+			return 0;
+	return -1;
+}
+
+/* Every participant parked at a gate: one stop each, then open its gate. */
+static int handle_holds(struct controller *c)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+	uint32_t i;
+
+	for (i = 0; i < te->nr_slots; i++) {
+		struct stop_event st = { .slot = (int)i };
+		int r;
+
+		if (!__atomic_load_n(&te->slots[i].gate, __ATOMIC_ACQUIRE))
+			continue;
+		st.bp = te->slots[i].held_bp;
+		st.kind = st.bp == STEPPER_BP_STEP ? STOP_STEP : STOP_BREAKPOINT;
+		if (hold_event(te, i, &st.ev))
+			continue;
+		r = stop(c, &st);
+		barrier_release(te, i, getpid());
+		if (r)
+			return -1;
+	}
+	return 0;
+}
+
+/* The controller's own switch: its breakpoints are checked here. */
+static int controller_switch_bp(struct controller *c, int from, int to)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+	struct stop_event st = { .slot = -1 };
+
+	if (!c->stepper || c->detached)
+		return 0;
+	st.bp = barrier_bp_match(te, BARRIER_EV_SWITCH, from, to, getpid());
+	if (st.bp < 0)
+		return 0;
+	st.kind = st.bp == STEPPER_BP_STEP ? STOP_STEP : STOP_BREAKPOINT;
+	st.ev.type = BARRIER_EV_SWITCH;
+	st.ev.stage_from = from;
+	st.ev.stage_to = to;
+	st.ev.pid = getpid();
+	st.ev.role = ROLE_CONTROLLER;
+	st.ev.slot = -1;
+	st.ev.count_set = stage_participants(c->ctx.proto, to, te);
+	st.ev.count_seen = BARRIER_COUNT(te->nr_in_progress);
+	st.ev.tsc = barrier_rdtsc();
+	return stop(c, &st);
 }
 
 /* Has crstep's child (reaper or root) gone?  Then nothing restored runs. */
@@ -234,12 +383,17 @@ static int controller_wait(struct controller *c, int32_t limit)
 	struct task_entries *te = &c->ctx.shared->te;
 
 	for (;;) {
-		int ret = wait_in_progress(te, limit, WAIT_SLICE_NS);
+		int ret = wait_in_progress_held(te, limit, WAIT_SLICE_NS);
 
 		if (ret == BARRIER_WAIT_DONE)
 			return 0;
 		if (ret == BARRIER_WAIT_ABORTED)
 			return -1;
+		if (ret == BARRIER_WAIT_HELD) {
+			if (handle_holds(c))
+				return -1;
+			continue;
+		}
 		if (child_gone(c)) {
 			barrier_abort(te, getpid(), ROLE_CONTROLLER, ECHILD);
 			return -1;
@@ -411,6 +565,8 @@ static int run_protocol(struct controller *c)
 		if (te->start != prev)
 			return error("the protocol is at %s, the controller expected %s", stage_name(te->start),
 				     stage_name(prev));
+		if (controller_switch_bp(c, prev, next))
+			return -1;
 		if (protocol_rule(p, next)->drop_zombie_threads)
 			te->nr_threads -= te->nr_zombies;
 		if (next == CR_STATE_RESTORE_CREDS && attach(c))
@@ -541,6 +697,34 @@ static int wait_tree(struct controller *c)
 	return WEXITSTATUS(c->child_status);
 }
 
+/* Scripts arm their breakpoints before anything happens; then the
+ * controller's first switch (ROOT_TASK, before the root exists). */
+static int start_protocol(struct controller *c)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+	struct stop_event st = { .kind = STOP_START, .bp = -1, .slot = -1 };
+
+	if (c->stepper && stop(c, &st))
+		return -1;
+	if (controller_switch_bp(c, CR_STATE_FAIL, CR_STATE_ROOT_TASK))
+		return -1;
+	stage_switch(te, CR_STATE_ROOT_TASK, stage_participants(c->ctx.proto, CR_STATE_ROOT_TASK, te),
+		     protocol_switch_wakes(c->ctx.proto, CR_STATE_ROOT_TASK), getpid(), ROLE_CONTROLLER);
+	fflush(NULL);
+	return 0;
+}
+
+/* The last stop: scripts may look at the end state. */
+static int end_stop(struct controller *c, enum stop_kind kind)
+{
+	struct stop_event st = { .kind = kind, .bp = -1, .slot = -1 };
+
+	if (!c->stepper)
+		return 0;
+	c->detached = 0;
+	return stop(c, &st);
+}
+
 int restore_run(const struct restore_opts *opts)
 {
 	struct controller c = { 0 };
@@ -553,6 +737,7 @@ int restore_run(const struct restore_opts *opts)
 	if (imgset_check(set) || restore_features_check(set, opts->cpu_cap_none))
 		goto out_set;
 	c.ctx.opts = opts;
+	c.stepper = opts->stepper && stepper_active(opts->stepper) ? opts->stepper : NULL;
 	c.ctx.set = set;
 	c.ctx.proto = protocol_get(opts->protocol);
 	c.ctx.controller_pid = getpid();
@@ -564,17 +749,17 @@ int restore_run(const struct restore_opts *opts)
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	trace_clock_start(&c.ctx.shared->te);
-	stage_switch(&c.ctx.shared->te, CR_STATE_ROOT_TASK,
-		     stage_participants(c.ctx.proto, CR_STATE_ROOT_TASK, &c.ctx.shared->te),
-		     protocol_switch_wakes(c.ctx.proto, CR_STATE_ROOT_TASK), getpid(), ROLE_CONTROLLER);
-	fflush(NULL);
-	if (create_tree(&c) || run_protocol(&c)) {
+	if (start_protocol(&c) || create_tree(&c) || run_protocol(&c)) {
 		c.failed_stage = c.ctx.shared->te.start;
 		barrier_abort(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER, ECANCELED);
 		kill_tree(&c);
 		stage_fail(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER);
 		print_results(&c);
-		report_failure(&c);
+		if (!c.killed)
+			report_failure(&c);
+		end_stop(&c, STOP_FAILED);
+		ret = c.stepper ? stepper_finish(c.stepper) : EXIT_OK;
+		ret = ret == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
 		goto out_shared;
 	}
 	print_results(&c);
@@ -585,13 +770,21 @@ int restore_run(const struct restore_opts *opts)
 	if (opts->batch)
 		printf("restore complete: task %u is pid %d here\n", set->tasks[0].pid, c.root);
 	fflush(stdout);
-	if (opts->detach) {
+	if (end_stop(&c, STOP_COMPLETE)) {
+		kill_tree(&c);
+		ret = EXIT_FAIL;
+		goto out_shared;
+	}
+	if (opts->detach || c.detached) {
 		if (c.reaper && detach_reaper(&c))
 			goto out_shared;
 		ret = EXIT_OK;
 	} else {
 		ret = wait_tree(&c);
 	}
+	/* A script's verdict (an expect failed, a script error) wins. */
+	if (c.stepper && stepper_finish(c.stepper) != EXIT_OK)
+		ret = stepper_finish(c.stepper);
 out_shared:
 	munmap(c.ctx.shared, PAGE_UP(sizeof(struct shared_area)));
 out_set:
