@@ -1,11 +1,14 @@
 /* cmd_restore.c: `crstep restore DIR [options]`. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "protocol.h"
 #include "restore.h"
+#include "stepper.h"
 #include "ui.h"
 
 static void restore_usage(FILE *f)
@@ -19,12 +22,48 @@ static void restore_usage(FILE *f)
 		"  --pidfile FILE     write the restored root's pid (as crstep sees it)\n"
 		"  --trace FILE       write every barrier event as a JSON line\n"
 		"  --stats            print the time spent in each stage\n"
+		"  -ex CMD            run CMD (a stepper command) at the first stop; repeatable\n"
+		"  -x FILE            run the commands in FILE\n"
+		"  --cli              the line interface even when stdin is not a terminal\n"
 		"  --cpu-cap fpu|none refuse (default) or accept images whose CPU state this CPU\n"
 		"                     lacks; with none that state is dropped (as CRIU's --cpu-cap)\n"
-		"Without --detach crstep waits for the restored root and exits with its status.\n");
+		"Without --detach crstep waits for the restored root and exits with its status.\n"
+		"On a terminal, without --batch, crstep stops before the first switch and gives\n"
+		"the (crstep) prompt.  Exit codes: 0 success, 1 an expect failed, 2 the restore\n"
+		"failed, 3 a hang or --timeout, 4 a usage or script error.\n");
 }
 
+static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct stepper_opts *so);
+
 int cmd_restore(int argc, char **argv)
+{
+	struct restore_opts o = { .protocol = PROTO_DEFAULT };
+	struct stepper_opts so = { .out = stdout };
+	const char **ex;
+	int c, ret;
+
+	/* gdb's -ex is one dash and two letters: take it (and -x) out first. */
+	ex = calloc(argc + 1, sizeof(*ex));
+	if (!ex)
+		return error("out of memory") ? EXIT_FAIL : EXIT_FAIL;
+	for (c = 1; c < argc; c++) {
+		if ((strcmp(argv[c], "-ex") && strcmp(argv[c], "-x")) || c + 1 == argc)
+			continue;
+		if (!strcmp(argv[c], "-ex"))
+			ex[so.nr_ex++] = argv[c + 1];
+		else
+			so.script = argv[c + 1];
+		memmove(&argv[c], &argv[c + 2], (argc - c - 1) * sizeof(*argv));
+		argc -= 2;
+		c--;
+	}
+	so.ex = ex;
+	ret = parse_and_run(argc, argv, &o, &so);
+	free(ex);
+	return ret;
+}
+
+static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct stepper_opts *so)
 {
 	static const struct option longopts[] = {
 		{ "protocol", required_argument, NULL, 'P' },
@@ -35,11 +74,13 @@ int cmd_restore(int argc, char **argv)
 		{ "trace", required_argument, NULL, 't' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "cpu-cap", required_argument, NULL, 'C' },
+		{ "cli", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct restore_opts o = { .protocol = PROTO_DEFAULT };
-	int c;
+	struct restore_opts o = *op;
+	struct stepper *s;
+	int c, ret;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "bdhs", longopts, NULL)) != -1) {
@@ -65,6 +106,7 @@ int cmd_restore(int argc, char **argv)
 			}
 			o.cpu_cap_none = !strcmp(optarg, "none");
 			break;
+		case 'L': so->cli = 1; break;
 		case 'b': o.batch = 1; break;
 		case 'd': o.detach = 1; break;
 		case 'p': o.pidfile = optarg; break;
@@ -83,5 +125,14 @@ int cmd_restore(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.dir = argv[optind];
-	return restore_run(&o);
+	so->batch = o.batch;
+	if (!o.batch && isatty(0))
+		so->cli = 1;
+	s = stepper_new(so);
+	if (!s)
+		return EXIT_USAGE;
+	o.stepper = s;
+	ret = restore_run(&o);
+	stepper_free(s);
+	return ret;
 }
