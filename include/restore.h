@@ -46,14 +46,28 @@ struct restore_ctx {
 	const struct protocol *proto;
 	pid_t controller_pid;
 	int slots[BARRIER_NR_SLOTS];	/* slot index of each pstree entry */
+	int thread_slots[BARRIER_NR_SLOTS];	/* slot of its thread 1; the others follow */
 	pid_t tree_pid;		/* crstep's child: the reaper or the root */
+	size_t nr_pipes;
+	struct restore_pipe {
+		uint32_t pipe_id;
+		int fds[2];	/* in the PIPE_FD_BASE range, inherited by all */
+	} *pipes;
 };
+
+/* Pipes are made by the controller before the tree exists, so every task
+ * inherits both ends; each keeps the ends its fdinfo names and closes the
+ * rest (CRIU passes them over unix sockets instead). */
+#define PIPE_FD_BASE 2000
 
 /* Fill te->slots[].host_pid from /proc: the restored tasks as crstep sees
  * them (their pids differ inside a new pid namespace). */
 void restore_refresh_host_pids(struct restore_ctx *ctx);
 
 int restore_run(const struct restore_opts *opts);
+
+/* fork() with a chosen pid in the caller's pid namespace (clone3 set_tid). */
+pid_t restore_clone(pid_t want);
 
 /* task.c: the root task's life from clone to the restorer.  Never returns. */
 __attribute__((noreturn)) void task_main(struct restore_ctx *ctx, struct img_task *t);
@@ -82,9 +96,32 @@ __attribute__((noreturn)) void mem_jump(struct premap *pm);
 int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd);
 int fs_restore(struct restore_ctx *ctx, struct img_task *t);
 int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size);
+int pipes_prepare(struct restore_ctx *ctx);
+void pipes_close(struct restore_ctx *ctx);
+
+/* catch.c: the end of a restore, as CRIU's attach_to_tasks(),
+ * catch_tasks(), compel_stop_on_syscall() and finalize_restore(): every
+ * live thread under ptrace, stopped at the exit of its final rt_sigreturn,
+ * the restorer unmapped from each process, then detached. */
+struct catch_set {
+	uint64_t shared, shared_len;	/* the shared area, unmapped from each task */
+	size_t nr;
+	struct caught {
+		pid_t tid, tgid;	/* as crstep sees them */
+		uint32_t image_tid;
+		int seized;
+	} *t;
+};
+int catch_collect(struct restore_ctx *ctx, struct catch_set *cs);
+int catch_attach(struct catch_set *cs);
+int catch_interrupt(struct catch_set *cs);
+int catch_finish(struct catch_set *cs);
+void catch_release(struct catch_set *cs);
 
 /* features.c: refuse what crstep does not restore yet, before any fork. */
 int restore_features_check(const struct img_set *set, int cpu_cap_none);
 int restore_prepare_counts(struct restore_ctx *ctx);
+/* The barrier slot of thread i (> 0) of task t. */
+int restore_thread_slot(const struct restore_ctx *ctx, const struct img_task *t, size_t i);
 
 #endif

@@ -18,6 +18,9 @@
 #define RST_STACK_SIZE		(64 << 10)
 #define RST_AUXV_WORDS		(2 * 64)
 #define RST_ERR_LEN		160
+#define RST_MAX_SIGINFO		64
+#define RST_MAX_THREADS		64
+#define RST_THREAD_STACK	(32 << 10)
 
 struct rst_range {
 	uint64_t start, end;
@@ -78,23 +81,41 @@ struct restorer_args {
 	struct rst_mm_map mm_map;
 	uint64_t auxv[RST_AUXV_WORDS];
 	char comm[16];
+	/* The premap reservation, unmapped once its VMAs have moved out. */
+	uint64_t premap_start, premap_end;
 
-	/* Per-thread state that rt_sigreturn does not restore. */
-	uint64_t clear_tid_addr, robust_list, robust_len;
-	uint64_t fs_base, gs_base;
-	uint64_t rseq_ptr;	/* 0: none */
-	uint32_t rseq_len, rseq_sig;
-	uint64_t sigframe_rsp;	/* rsp for the final rt_sigreturn */
+	/* threads[0] is the leader, running restorer_entry; the others are
+	 * cloned with their dumped tids and run restorer_thread. */
+	uint32_t nr_threads;
+	struct rst_thread {
+		int32_t tid;		/* image tid */
+		int32_t slot;		/* its barrier slot */
+		int32_t role;		/* ROLE_ROOT/ROLE_TASK for the leader, else ROLE_THREAD */
+		/* State rt_sigreturn does not restore. */
+		uint64_t clear_tid_addr, robust_list, robust_len;
+		uint64_t fs_base, gs_base;
+		uint64_t rseq_ptr;	/* 0: none */
+		uint32_t rseq_len, rseq_sig;
+		uint64_t sigframe_rsp;	/* rsp for the final rt_sigreturn */
+		uint64_t stack_top;	/* its bootstrap stack (threads other than 0) */
+		char comm[16];
+		struct rst_creds creds;
+	} threads[RST_MAX_THREADS];
 
 	struct rst_sigaction sigchld;	/* restored in RESTORE_SIGCHLD */
+	/* Pending signals, queued again in RESTORE_SIGCHLD while everything
+	 * is blocked; the final mask comes with rt_sigreturn. */
+	uint32_t nr_siginfo;
+	struct rst_siginfo {
+		uint32_t shared;	/* process-directed (tc.signals_s) */
+		int32_t tid;		/* thread-directed: to this image tid */
+		uint8_t info[128];	/* the raw siginfo_t */
+	} siginfo[RST_MAX_SIGINFO];
 	struct rst_itimer itimers[3];	/* real, virtual, prof */
-	struct rst_creds creds;
 
 	/* The barrier. */
 	struct task_entries *te;
-	int32_t slot;
 	int32_t pid;		/* the task's own (image) pid */
-	int32_t role;
 
 	/* Where the blob reports a failure before it aborts the restore; the
 	 * controller reads it from the shared area. */

@@ -76,4 +76,50 @@ int stepper_finish(struct stepper *s);
  * nothing: a plain restore costs exactly what it did before. */
 int stepper_active(const struct stepper *s);
 
+/* Expressions (stepper/expr.c) for condition, display and expect:
+ * integers, == != < <= > >= && || ! and parentheses, and the names
+ *   stage nr_in_progress participants count_set outstanding
+ *   nr_tasks nr_threads nr_helpers nr_zombies from to
+ *   performer (compares with root, controller or a pid)
+ *   task(PID).stage arrived(PID)   (PID may also be `root`)
+ * and the stage names as constants (FORKING, ..., FAIL and NONE = -1).
+ * Errors carry the column (1-based) they were found at. */
+struct expr;
+struct protocol;
+
+struct expr_env {
+	const struct task_entries *te;
+	const struct protocol *proto;
+	const struct stop_event *stop;	/* the stop being looked at, or NULL */
+};
+
+/* Parse text.  With end == NULL the whole text must be one expression;
+ * otherwise parsing stops before the first token that cannot continue it
+ * and *end points there (expect's message follows the expression).
+ * Returns NULL with "column N: ..." in err on a syntax error. */
+struct expr *expr_parse(const char *text, const char **end, char *err, size_t errlen);
+void expr_free(struct expr *e);
+/* 0 and *value, or -1 with "column N: ..." in err (e.g. no such task). */
+int expr_eval(const struct expr *e, const struct expr_env *env, int64_t *value,
+	      char *err, size_t errlen);
+/* For a failed expect: "left = 0, right = 1" when e is a comparison,
+ * else "value = 0".  Returns what snprintf returns. */
+int expr_explain(const struct expr *e, const struct expr_env *env, char *buf, size_t len);
+
+/* Commands (stepper/cmd.c), for the line interface and its tests: TAB
+ * completion of the word `word` that ends line_to_cursor.  Returns a
+ * NULL-terminated array of malloc'd candidates (free each and the array),
+ * or NULL when there are none. */
+char **stepper_complete(struct stepper *s, const char *line_to_cursor, const char *word);
+
+/* The line interface (ui/cli.c): the (crstep) prompt through libedit, with
+ * history kept in ~/.crstep_history and TAB completion from
+ * stepper_complete().  When stdin is not a terminal it reads plain lines.
+ * cli_gets() returns the line without its newline (valid until the next
+ * call) or NULL at end of input. */
+struct cli;
+struct cli *cli_new(struct stepper *s, FILE *out);
+const char *cli_gets(struct cli *cli, const char *prompt);
+void cli_free(struct cli *cli);
+
 #endif

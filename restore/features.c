@@ -63,8 +63,6 @@ static int check_thread(const struct img_task *t, const struct img_thread *th, i
 			     "(CRIU's cpu-cap check refuses this too)", th->tid,
 			     xfeature_names(want & ~have & ~3ull, buf, sizeof(buf)),
 			     (unsigned long)want, (unsigned long)have);
-	if (tcore && tcore->signals_p && tcore->signals_p->n_signals)
-		return error("core-%u.img: pending per-thread signals: not restored yet", th->tid);
 	if (tcore && tcore->has_seccomp_mode && tcore->seccomp_mode)
 		return error("core-%u.img: seccomp mode %d: not restored yet", th->tid, tcore->seccomp_mode);
 	(void)t;
@@ -78,15 +76,16 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 	size_t i;
 
 	if (t->zombie)
-		return error("core-%u.img: a zombie: not restored yet", t->pid);
-	if (t->nr_threads > 1)
-		return error("pstree.img: task %u has %zu threads: threads are not restored yet",
-			     t->pid, t->nr_threads);
+		return 0;
+	if (t->nr_threads > RST_MAX_THREADS)
+		return error("pstree.img: task %u has %zu threads: at most %d are restored",
+			     t->pid, t->nr_threads, RST_MAX_THREADS);
 	for (i = 0; i < t->nr_threads; i++)
 		if (check_thread(t, &t->threads[i], cpu_cap_none))
 			return -1;
-	if (tc->signals_s && tc->signals_s->n_signals)
-		return error("core-%u.img: pending shared signals: not restored yet", t->pid);
+	if (tc->signals_s && tc->signals_s->n_signals > RST_MAX_SIGINFO / 2)
+		return error("core-%u.img: %zu pending signals: at most %d are restored", t->pid,
+			     tc->signals_s->n_signals, RST_MAX_SIGINFO / 2);
 	if (tc->timers && tc->timers->n_posix)
 		return error("core-%u.img: POSIX timers: not restored yet", t->pid);
 	for (i = 0; i < t->mm->n_vmas; i++) {
@@ -109,12 +108,32 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 	for (i = 0; fdinfo && i < fdinfo->nr; i++) {
 		FdinfoEntry *fdi = (FdinfoEntry *)fdinfo->entries[i].msg;
 
-		if (fdi->type != FD_TYPES__REG)
+		if (fdi->type != FD_TYPES__REG && fdi->type != FD_TYPES__PIPE)
 			return error("fdinfo-%u.img: entry %zu: fd %u is a %s: not restored yet",
 				     t->ids->files_id, i, fdi->fd,
 				     protobuf_c_enum_descriptor_get_value(&fd_types__descriptor, fdi->type) ?
 				     protobuf_c_enum_descriptor_get_value(&fd_types__descriptor, fdi->type)->name :
 				     "file of unknown type");
+	}
+	return 0;
+}
+
+/* Groups and sessions crstep can rebuild without CRIU's helper tasks: a
+ * task leads its group/session, or inherits it from its parent. */
+static int check_sessions(const struct img_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->nr_tasks; i++) {
+		const PstreeEntry *pe = set->tasks[i].pstree;
+		const struct img_task *parent = i ? imgset_task(set, pe->ppid) : NULL;
+
+		if (pe->pgid != pe->pid && (!parent || parent->pstree->pgid != pe->pgid))
+			return error("pstree.img: entry %zu: task %u is in group %u whose leader is not its "
+				     "parent's group: helper tasks are not restored yet", i, pe->pid, pe->pgid);
+		if (pe->sid != pe->pid && (!parent || parent->pstree->sid != pe->sid))
+			return error("pstree.img: entry %zu: task %u is in session %u whose leader is not its "
+				     "parent's session: helper tasks are not restored yet", i, pe->pid, pe->sid);
 	}
 	return 0;
 }
@@ -126,15 +145,13 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 	if (set->inventory->img_version != 2 || !set->inventory->fdinfo_per_id)
 		return error("inventory.img: image version %u%s: too old an image", set->inventory->img_version,
 			     set->inventory->fdinfo_per_id ? "" : " without fdinfo per id");
-	if (set->nr_tasks > 1)
-		return error("pstree.img: %zu tasks: process trees are not restored yet", set->nr_tasks);
+	if (check_sessions(set))
+		return -1;
 	for (i = 0; i < set->nr_tasks; i++)
 		if (check_task(set, &set->tasks[i], cpu_cap_none))
 			return -1;
 	if (set->seccomp_img->nr && ((SeccompEntry *)set->seccomp_img->entries[0].msg)->n_seccomp_filters)
 		return error("seccomp.img: seccomp filters: not restored yet");
-	if (set->pipes_data_img->nr)
-		return error("pipes-data.img: pipes: not restored yet");
 	if (set->memfd_img->nr)
 		return error("memfd.img: memfd and shared anonymous memory: not restored yet");
 	return 0;
@@ -144,7 +161,7 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 int restore_prepare_counts(struct restore_ctx *ctx)
 {
 	struct task_entries *te = &ctx->shared->te;
-	size_t i;
+	size_t i, j;
 
 	te->nr_tasks = ctx->set->nr_tasks;
 	te->nr_threads = 0;
@@ -157,8 +174,20 @@ int restore_prepare_counts(struct restore_ctx *ctx)
 		if (slot < 0)
 			return error("pstree.img: more than %d tasks", BARRIER_NR_SLOTS);
 		ctx->slots[i] = slot;
+		for (j = 1; j < t->nr_threads; j++) {
+			slot = task_slot_assign(te, t->threads[j].tid, ROLE_THREAD);
+			if (slot < 0)
+				return error("pstree.img: more than %d tasks and threads", BARRIER_NR_SLOTS);
+			if (j == 1)
+				ctx->thread_slots[i] = slot;
+		}
 		te->nr_threads += t->nr_threads;
 		te->nr_zombies += t->zombie;
 	}
 	return 0;
+}
+
+int restore_thread_slot(const struct restore_ctx *ctx, const struct img_task *t, size_t i)
+{
+	return ctx->thread_slots[t - ctx->set->tasks] + (int)i - 1;
 }

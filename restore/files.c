@@ -51,13 +51,118 @@ int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_
 	return fd;
 }
 
+static struct restore_pipe *pipe_of(struct restore_ctx *ctx, uint32_t pipe_id)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nr_pipes; i++)
+		if (ctx->pipes[i].pipe_id == pipe_id)
+			return &ctx->pipes[i];
+	return NULL;
+}
+
+static int add_pipe(struct restore_ctx *ctx, uint32_t pipe_id)
+{
+	struct restore_pipe *p;
+	int fds[2], i;
+
+	if (pipe_of(ctx, pipe_id))
+		return 0;
+	p = realloc(ctx->pipes, (ctx->nr_pipes + 1) * sizeof(*p));
+	if (!p)
+		return error("out of memory");
+	ctx->pipes = p;
+	p = &ctx->pipes[ctx->nr_pipes];
+	if (pipe2(fds, O_CLOEXEC))
+		return error("files.img: pipe %u: %s", pipe_id, strerror(errno));
+	for (i = 0; i < 2; i++) {
+		p->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, PIPE_FD_BASE);
+		close(fds[i]);
+		if (p->fds[i] < 0)
+			return error("files.img: pipe %u: %s", pipe_id, strerror(errno));
+	}
+	p->pipe_id = pipe_id;
+	ctx->nr_pipes++;
+	return 0;
+}
+
+/* The pipes' buffered bytes go back before anyone can read (pipes-data). */
+static int fill_pipe(struct restore_ctx *ctx, const struct img_entry *e, size_t idx)
+{
+	PipeDataEntry *pd = (PipeDataEntry *)e->msg;
+	struct restore_pipe *p = pipe_of(ctx, pd->pipe_id);
+	size_t off = 0;
+
+	if (!p)
+		return error("pipes-data.img: entry %zu: pipe %u has no PIPE file", idx, pd->pipe_id);
+	if (pd->has_size && pd->size && fcntl(p->fds[1], F_SETPIPE_SZ, pd->size) < 0)
+		return error("pipes-data.img: entry %zu: pipe %u: F_SETPIPE_SZ %u: %s", idx, pd->pipe_id,
+			     pd->size, strerror(errno));
+	while (off < e->extra_len) {
+		ssize_t n = write(p->fds[1], e->extra + off, e->extra_len - off);
+
+		if (n <= 0)
+			return error("pipes-data.img: entry %zu: pipe %u: writing %zu bytes: %s", idx,
+				     pd->pipe_id, e->extra_len, n ? strerror(errno) : "short write");
+		off += n;
+	}
+	return 0;
+}
+
+int pipes_prepare(struct restore_ctx *ctx)
+{
+	const struct img_set *set = ctx->set;
+	size_t i;
+
+	for (i = 0; i < set->nr_files; i++)
+		if (set->files[i]->type == FD_TYPES__PIPE && set->files[i]->pipe &&
+		    add_pipe(ctx, set->files[i]->pipe->pipe_id))
+			return -1;
+	for (i = 0; i < set->pipes_data_img->nr; i++)
+		if (fill_pipe(ctx, &set->pipes_data_img->entries[i], i))
+			return -1;
+	return 0;
+}
+
+void pipes_close(struct restore_ctx *ctx)
+{
+	size_t i;
+
+	size_t e;
+
+	for (i = 0; i < ctx->nr_pipes; i++)
+		for (e = 0; e < 2; e++) {
+			if (ctx->pipes[i].fds[e] >= 0)
+				close(ctx->pipes[i].fds[e]);
+			ctx->pipes[i].fds[e] = -1;
+		}
+}
+
+static int open_pipe(struct restore_ctx *ctx, FileEntry *fe)
+{
+	PipeEntry *pe = fe->pipe;
+	struct restore_pipe *p = pe ? pipe_of(ctx, pe->pipe_id) : NULL;
+	int end, fd;
+
+	if (!p)
+		return error("files.img: file id %u: pipe %u was not created", fe->id, pe ? pe->pipe_id : 0);
+	end = (pe->flags & O_ACCMODE) == O_WRONLY ? 1 : 0;
+	fd = fcntl(p->fds[end], F_DUPFD_CLOEXEC, 0);
+	if (fd < 0 || fcntl(fd, F_SETFL, pe->flags & ~O_ACCMODE))
+		return error("files.img: file id %u: pipe %u: %s", fe->id, pe->pipe_id, strerror(errno));
+	return fd;
+}
+
 static int open_file(struct restore_ctx *ctx, FileEntry *fe, int min_fd)
 {
 	int fd, high;
 
-	if (fe->type != FD_TYPES__REG || !fe->reg)
+	if (fe->type == FD_TYPES__PIPE)
+		fd = open_pipe(ctx, fe);
+	else if (fe->type == FD_TYPES__REG && fe->reg)
+		fd = reg_file_open(ctx->set, fe->reg, 1);
+	else
 		return error("files.img: file id %u: type %d is not restored yet", fe->id, fe->type);
-	fd = reg_file_open(ctx->set, fe->reg, 1);
 	if (fd < 0)
 		return -1;
 	high = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
@@ -122,6 +227,9 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
 			goto out;
 		}
 	}
+	/* The ends this task does not hold must not stay open in it: a reader
+	 * would never see EOF. */
+	pipes_close(ctx);
 	ret = 0;
 out:
 	for (i = 0; i < n; i++) {

@@ -468,28 +468,57 @@ static int args_mm(struct restore_ctx *ctx, struct img_task *t, struct restorer_
 	return 0;
 }
 
-static void args_thread(struct img_task *t, struct restorer_args *a)
+static void args_siginfo(struct restorer_args *a, const SignalQueueEntry *q, int shared, int32_t tid)
 {
-	const CoreEntry *core = t->core;
-	const ThreadCoreEntry *tcore = core->thread_core;
-	const TaskCoreEntry *tc = core->tc;
+	size_t i;
 
-	a->clear_tid_addr = core->thread_info->clear_tid_addr;
-	a->fs_base = core->thread_info->gpregs->fs_base;
-	a->gs_base = core->thread_info->gpregs->gs_base;
+	for (i = 0; q && i < q->n_signals && a->nr_siginfo < RST_MAX_SIGINFO; i++) {
+		struct rst_siginfo *si = &a->siginfo[a->nr_siginfo++];
+		size_t len = q->signals[i]->siginfo.len;
+
+		si->shared = shared;
+		si->tid = tid;
+		memcpy(si->info, q->signals[i]->siginfo.data, len < sizeof(si->info) ? len : sizeof(si->info));
+	}
+}
+
+static void args_thread(struct img_thread *it, struct rst_thread *th, const char *comm)
+{
+	const CoreEntry *core = it->core;
+	const ThreadCoreEntry *tcore = core->thread_core;
+
+	th->tid = it->tid;
+	th->clear_tid_addr = core->thread_info->clear_tid_addr;
+	th->fs_base = core->thread_info->gpregs->fs_base;
+	th->gs_base = core->thread_info->gpregs->gs_base;
 	if (tcore) {
-		a->robust_list = tcore->futex_rla;
-		a->robust_len = tcore->futex_rla_len;
+		th->robust_list = tcore->futex_rla;
+		th->robust_len = tcore->futex_rla_len;
 		if (tcore->rseq_entry && tcore->rseq_entry->rseq_abi_pointer) {
-			a->rseq_ptr = tcore->rseq_entry->rseq_abi_pointer;
-			a->rseq_len = tcore->rseq_entry->rseq_abi_size;
-			a->rseq_sig = tcore->rseq_entry->signature;
+			th->rseq_ptr = tcore->rseq_entry->rseq_abi_pointer;
+			th->rseq_len = tcore->rseq_entry->rseq_abi_size;
+			th->rseq_sig = tcore->rseq_entry->signature;
 		}
 	}
+	snprintf(th->comm, sizeof(th->comm), "%s", tcore && tcore->comm ? tcore->comm : comm);
+}
+
+static void args_task(struct img_task *t, struct restorer_args *a)
+{
+	const TaskCoreEntry *tc = t->core->tc;
+	size_t i;
+
 	snprintf(a->comm, sizeof(a->comm), "%s", tc->comm);
+	a->nr_threads = t->nr_threads;
+	for (i = 0; i < t->nr_threads; i++) {
+		const ThreadCoreEntry *tcore = t->threads[i].core->thread_core;
+
+		args_thread(&t->threads[i], &a->threads[i], tc->comm);
+		args_siginfo(a, tcore ? tcore->signals_p : NULL, 0, t->threads[i].tid);
+	}
+	args_siginfo(a, tc->signals_s, 1, t->pid);
 	if (tc->timers) {
 		ItimerEntry *it[3] = { tc->timers->real, tc->timers->virt, tc->timers->prof };
-		int i;
 
 		for (i = 0; i < 3; i++) {
 			if (!it[i])
@@ -502,17 +531,45 @@ static void args_thread(struct img_task *t, struct restorer_args *a)
 	}
 }
 
+/* Each thread's final frame, with its own registers, FPU state, blocked
+ * mask (the leader's is the task's, the others' their own) and sigaltstack. */
+static int build_frames(struct img_task *t, struct restorer_args *a, uint64_t area, uint64_t frame_len)
+{
+	size_t i;
+
+	for (i = 0; i < t->nr_threads; i++) {
+		const CoreEntry *core = t->threads[i].core;
+		const ThreadCoreEntry *tcore = core->thread_core;
+		uint64_t mask = i ? (tcore && tcore->has_blk_sigset ? tcore->blk_sigset : 0) : core->tc->blk_sigset;
+		uint64_t stack = area + i * (RST_THREAD_STACK + frame_len);
+		uint64_t frame = stack + RST_THREAD_STACK;
+
+		a->threads[i].stack_top = frame;
+		if (sigframe_build((void *)frame, frame_len, core->thread_info, mask,
+				   tcore ? tcore->sas : NULL, &a->threads[i].sigframe_rsp))
+			return error("core-%u.img: cannot build the final signal frame", t->threads[i].tid);
+	}
+	return 0;
+}
+
+/* The bootstrap area: [blob][restorer_args][leader stack][per thread:
+ * stack, frame] — the leader's frame sits above its stack like the others'. */
+static uint64_t boot_offset_threads(void)
+{
+	return PAGE_UP(restorer_blob_size) + PAGE_UP(sizeof(struct restorer_args)) + RST_STACK_SIZE;
+}
+
 int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap *pm, int exe_fd)
 {
 	uint64_t blob_len = PAGE_UP(restorer_blob_size);
-	uint64_t args_len = PAGE_UP(sizeof(struct restorer_args));
 	uint64_t frame_len = PAGE_UP(sigframe_room());
-	uint64_t len = blob_len + args_len + RST_STACK_SIZE + frame_len;
+	uint64_t len = boot_offset_threads() + t->nr_threads * (RST_THREAD_STACK + frame_len);
 	struct restorer_args *a;
-	const CoreEntry *core = t->core;
-	uint64_t frame;
 	uint32_t i;
 
+	if (t->nr_threads > RST_MAX_THREADS)
+		return error("pstree.img: task %u has %zu threads, at most %d", t->pid, t->nr_threads,
+			     RST_MAX_THREADS);
 	/* args are built in malloc'ed memory first: place_bootstrap needs the
 	 * vDSO temporary before the area exists. */
 	a = calloc(1, sizeof(*a));
@@ -524,11 +581,7 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 		return -1;
 	}
 	memcpy((void *)pm->boot_start, restorer_blob, restorer_blob_size);
-
-	frame = pm->boot_start + blob_len + args_len + RST_STACK_SIZE;
-	if (sigframe_build((void *)frame, frame_len, core->thread_info,
-			   core->tc->blk_sigset, core->thread_core ? core->thread_core->sas : NULL,
-			   &a->sigframe_rsp))
+	if (build_frames(t, a, pm->boot_start + boot_offset_threads(), frame_len))
 		goto err;
 
 	a->keep[a->nr_keep++] = (struct rst_range){ pm->boot_start, pm->boot_end };
@@ -541,11 +594,13 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 	a->nr_vdso_parts = pm->nr_vdso_parts;
 	memcpy(a->vdso_parts, pm->vdso_parts, sizeof(a->vdso_parts));
 	a->vdso_delta = pm->vdso_delta;
+	a->premap_start = pm->start;
+	a->premap_end = pm->end;
 
 	args_vmas(t, pm, a);
 	if (args_mm(ctx, t, a, exe_fd))
 		goto err;
-	args_thread(t, a);
+	args_task(t, a);
 
 	/* Move the args into the bootstrap area; the blob sees only that. */
 	memcpy((void *)(pm->boot_start + blob_len), a, sizeof(*a));
@@ -561,9 +616,7 @@ err:
 /* Jump into the blob on its own stack.  Never returns. */
 void mem_jump(struct premap *pm)
 {
-	uint64_t blob_len = PAGE_UP(restorer_blob_size);
-	uint64_t args_len = PAGE_UP(sizeof(struct restorer_args));
-	uint64_t stack_top = pm->boot_start + blob_len + args_len + RST_STACK_SIZE;
+	uint64_t stack_top = pm->boot_start + boot_offset_threads();
 
 	/* rsp as after a call: 8 below a 16-byte boundary (the ABI). */
 	__asm__ volatile("movq %0, %%rsp\n\t"

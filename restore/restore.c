@@ -34,9 +34,6 @@
 #define PAGE_UP(x) (((x) + 4095ul) & ~4095ul)
 #define WAIT_SLICE_NS 100000000ull	/* re-check for dead children this often */
 
-extern const unsigned char restorer_blob[];
-extern const size_t restorer_blob_size;
-extern const unsigned long restorer_off_sigreturn;
 
 struct controller {
 	struct restore_ctx ctx;
@@ -49,6 +46,7 @@ struct controller {
 	struct stepper *stepper;	/* NULL when nothing may stop */
 	int killed;		/* the user asked to kill the restore */
 	int detached;		/* the user detached: no more stops */
+	struct catch_set caught;	/* the threads under ptrace at the end */
 };
 
 static pid_t clone3_pid(uint64_t flags, pid_t want)
@@ -63,6 +61,11 @@ static pid_t clone3_pid(uint64_t flags, pid_t want)
 		args.set_tid_size = 1;
 	}
 	return syscall(SYS_clone3, &args, sizeof(args));
+}
+
+pid_t restore_clone(pid_t want)
+{
+	return clone3_pid(0, want);
 }
 
 /* A new time namespace for the tree with the dumped clocks, as CRIU does
@@ -248,25 +251,6 @@ void restore_refresh_host_pids(struct restore_ctx *ctx)
 	walk_children(ctx, ctx->tree_pid, 0);
 }
 
-/* The root as crstep sees it: the reaper's only child. */
-static pid_t find_root(struct controller *c)
-{
-	char path[64];
-	FILE *f;
-	int pid = 0;
-
-	if (!c->reaper)
-		return c->child;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", c->reaper, c->reaper);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	return pid;
-}
-
 static int create_tree(struct controller *c)
 {
 	if (c->ctx.opts->host_pidns) {
@@ -401,148 +385,6 @@ static int controller_wait(struct controller *c, int32_t limit)
 	}
 }
 
-static int wait_stop(pid_t pid, int *status)
-{
-	while (waitpid(pid, status, __WALL) < 0)
-		if (errno != EINTR)
-			return error("task %d: waitpid: %s", pid, strerror(errno));
-	if (WIFEXITED(*status) || WIFSIGNALED(*status))
-		return error("task %d: died while being caught (status %#x)", pid, *status);
-	return 0;
-}
-
-/* CRIU's attach_to_tasks(): seize, interrupt, let it go on. */
-static int attach(struct controller *c)
-{
-	int status;
-
-	c->root = find_root(c);
-	if (c->root <= 0)
-		return error("task %u: cannot find it in /proc", c->ctx.set->tasks[0].pid);
-	if (ptrace(PTRACE_SEIZE, c->root, 0, PTRACE_O_TRACESYSGOOD))
-		return error("task %u: PTRACE_SEIZE: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-	if (ptrace(PTRACE_INTERRUPT, c->root, 0, 0) || wait_stop(c->root, &status))
-		return -1;
-	if (ptrace(PTRACE_CONT, c->root, 0, 0))
-		return error("task %u: PTRACE_CONT: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-	return 0;
-}
-
-/* Stop the task again before COMPLETE, so that no syscall of its way to
- * rt_sigreturn passes unseen (CRIU's catch_tasks() without breakpoints). */
-static int catch_task(struct controller *c)
-{
-	int status;
-
-	if (ptrace(PTRACE_INTERRUPT, c->root, 0, 0) || wait_stop(c->root, &status))
-		return error("task %u: cannot stop it before COMPLETE", c->ctx.set->tasks[0].pid);
-	return 0;
-}
-
-/* Step the task from syscall stop to syscall stop until it is at the exit
- * of rt_sigreturn (CRIU's compel_stop_on_syscall()). */
-static int stop_at_sigreturn(struct controller *c)
-{
-	struct __ptrace_syscall_info info;
-	int status, in_sigreturn = 0;
-
-	for (;;) {
-		if (ptrace(PTRACE_SYSCALL, c->root, 0, 0))
-			return error("task %u: PTRACE_SYSCALL: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-		if (wait_stop(c->root, &status))
-			return -1;
-		if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80))
-			continue;
-		if (ptrace(PTRACE_GET_SYSCALL_INFO, c->root, sizeof(info), &info) <= 0)
-			return error("task %u: PTRACE_GET_SYSCALL_INFO: %s", c->ctx.set->tasks[0].pid,
-				     strerror(errno));
-		/* The exit stop carries no syscall number: remember the entry. */
-		if (info.op == PTRACE_SYSCALL_INFO_ENTRY)
-			in_sigreturn = info.entry.nr == __NR_rt_sigreturn;
-		else if (info.op == PTRACE_SYSCALL_INFO_EXIT && in_sigreturn)
-			return 0;
-	}
-}
-
-/* The task sits at the exit of its rt_sigreturn with the dumped registers.
- * Borrow the blob's own `syscall` instruction to munmap the blob (CRIU's
- * compel_unmap()), then put the registers back exactly. */
-static int unmap_restorer(struct controller *c, uint64_t boot_start, uint64_t boot_len)
-{
-	struct user_regs_struct saved, regs;
-	struct __ptrace_syscall_info info;
-	int status, i;
-
-	if (ptrace(PTRACE_GETREGS, c->root, 0, &saved))
-		return error("task %u: PTRACE_GETREGS: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-	regs = saved;
-	regs.rip = boot_start + restorer_off_sigreturn;
-	regs.rax = __NR_munmap;
-	regs.orig_rax = -1;
-	regs.rdi = boot_start;
-	regs.rsi = boot_len;
-	if (ptrace(PTRACE_SETREGS, c->root, 0, &regs))
-		return error("task %u: PTRACE_SETREGS: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-	for (i = 0; i < 2; i++) {
-		if (ptrace(PTRACE_SYSCALL, c->root, 0, 0) || wait_stop(c->root, &status))
-			return error("task %u: unmapping the restorer", c->ctx.set->tasks[0].pid);
-	}
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, c->root, sizeof(info), &info) <= 0 ||
-	    info.op != PTRACE_SYSCALL_INFO_EXIT || info.exit.rval != 0)
-		return error("task %u: munmap of the restorer at %#lx failed", c->ctx.set->tasks[0].pid,
-			     (unsigned long)boot_start);
-	if (ptrace(PTRACE_SETREGS, c->root, 0, &saved))
-		return error("task %u: PTRACE_SETREGS: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-	return 0;
-}
-
-/* Where the restorer sits in the task: its args say so, in the task's
- * memory, so read the bootstrap range from its maps (the only anonymous
- * rwx mapping at the blob's first bytes). */
-static int find_bootstrap(struct controller *c, uint64_t *start, uint64_t *len)
-{
-	char path[64], line[512];
-	FILE *f;
-	int ret = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", c->root);
-	f = fopen(path, "re");
-	if (!f)
-		return error("task %u: cannot read its maps: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-		char perms[8];
-		uint8_t head[16];
-		struct iovec local = { head, sizeof(head) }, remote;
-
-		if (sscanf(line, "%llx-%llx %7s", &s, &e, perms) != 3 || strcmp(perms, "rwxp"))
-			continue;
-		remote.iov_base = (void *)s;
-		remote.iov_len = sizeof(head);
-		if (process_vm_readv(c->root, &local, 1, &remote, 1, 0) == sizeof(head) &&
-		    !memcmp(head, restorer_blob, sizeof(head))) {
-			*start = s;
-			*len = e - s;
-			ret = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return ret ? error("task %u: cannot find the restorer in its maps", c->ctx.set->tasks[0].pid) : 0;
-}
-
-static int finish_restore(struct controller *c)
-{
-	uint64_t boot_start = 0, boot_len = 0;
-
-	if (stop_at_sigreturn(c) || find_bootstrap(c, &boot_start, &boot_len) ||
-	    unmap_restorer(c, boot_start, boot_len))
-		return -1;
-	if (ptrace(PTRACE_DETACH, c->root, 0, 0))
-		return error("task %u: PTRACE_DETACH: %s", c->ctx.set->tasks[0].pid, strerror(errno));
-	return 0;
-}
-
 /* The controller's part of the protocol: from ROOT_TASK on, each stage it
  * switches, after waiting for the stage before it to drain. */
 static int run_protocol(struct controller *c)
@@ -569,16 +411,23 @@ static int run_protocol(struct controller *c)
 			return -1;
 		if (protocol_rule(p, next)->drop_zombie_threads)
 			te->nr_threads -= te->nr_zombies;
-		if (next == CR_STATE_RESTORE_CREDS && attach(c))
+		/* CRIU's attach_to_tasks() after RESTORE_SIGCHLD, catch_tasks()
+		 * before COMPLETE. */
+		if (next == CR_STATE_RESTORE_CREDS &&
+		    (catch_collect(&c->ctx, &c->caught) || catch_attach(&c->caught)))
 			return -1;
-		if (next == CR_STATE_COMPLETE && catch_task(c))
+		if (next == CR_STATE_COMPLETE && catch_interrupt(&c->caught))
 			return -1;
 		if (stage_switch(te, next, stage_participants(p, next, te), protocol_switch_wakes(p, next),
 				 getpid(), ROLE_CONTROLLER))
 			return -1;
 		stage = next;
 	}
-	return finish_restore(c);
+	if (catch_finish(&c->caught))
+		return -1;
+	restore_refresh_host_pids(&c->ctx);
+	c->root = c->ctx.shared->te.slots[c->ctx.slots[0]].host_pid;
+	return 0;
 }
 
 static struct shared_area *shared_create(const struct img_set *set)
@@ -748,8 +597,11 @@ int restore_run(const struct restore_opts *opts)
 		goto out_shared;
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (pipes_prepare(&c.ctx))
+		goto out_shared;
 	trace_clock_start(&c.ctx.shared->te);
-	if (start_protocol(&c) || create_tree(&c) || run_protocol(&c)) {
+	if (start_protocol(&c) || create_tree(&c) || (pipes_close(&c.ctx), run_protocol(&c))) {
+		catch_release(&c.caught);
 		c.failed_stage = c.ctx.shared->te.start;
 		barrier_abort(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER, ECANCELED);
 		kill_tree(&c);
@@ -786,6 +638,9 @@ int restore_run(const struct restore_opts *opts)
 	if (c.stepper && stepper_finish(c.stepper) != EXIT_OK)
 		ret = stepper_finish(c.stepper);
 out_shared:
+	free(c.caught.t);
+	pipes_close(&c.ctx);
+	free(c.ctx.pipes);
 	munmap(c.ctx.shared, PAGE_UP(sizeof(struct shared_area)));
 out_set:
 	imgset_free(set);

@@ -24,6 +24,8 @@
 
 #define SERVICE_FD_BASE 1000	/* crstep's own fds live up here meanwhile */
 
+static enum task_role task_role(struct restore_ctx *ctx, struct img_task *t);
+
 static struct task_report *report_of(struct restore_ctx *ctx, struct img_task *t)
 {
 	return &ctx->shared->reports[ctx->slots[t - ctx->set->tasks]];
@@ -52,13 +54,76 @@ void task_fail(struct restore_ctx *ctx, struct img_task *t, const char *fmt, ...
 	}
 	r->pid = t->pid;
 	r->stage = ctx->shared->te.start;
-	barrier_abort(&ctx->shared->te, t->pid, ROLE_ROOT, EINVAL);
+	barrier_abort(&ctx->shared->te, t->pid, task_role(ctx, t), EINVAL);
 	_exit(1);
 }
 
 static enum task_role task_role(struct restore_ctx *ctx, struct img_task *t)
 {
-	return t == ctx->set->tasks ? ROLE_ROOT : ROLE_TASK;
+	if (t == ctx->set->tasks)
+		return ROLE_ROOT;
+	return t->zombie ? ROLE_ZOMBIE : ROLE_TASK;
+}
+
+/* FORKING: each task creates its own children with their dumped pids
+ * (CRIU's create_children_and_session()). */
+static void fork_children(struct restore_ctx *ctx, struct img_task *t)
+{
+	size_t i;
+
+	for (i = 1; i < ctx->set->nr_tasks; i++) {
+		struct img_task *child = &ctx->set->tasks[i];
+		pid_t pid;
+
+		if (child->pstree->ppid != t->pid)
+			continue;
+		pid = restore_clone(child->pid);
+		if (pid == 0)
+			task_main(ctx, child);
+		if (pid < 0)
+			task_fail(ctx, t, "task %u: cannot create child %u with its pid: %s", t->pid,
+				  child->pid, strerror(errno));
+	}
+}
+
+/* Sessions and groups as dumped.  A task that leads neither inherits both
+ * from its parent; features.c refused trees that would need CRIU's helper
+ * processes for a missing leader. */
+static void restore_session(struct restore_ctx *ctx, struct img_task *t)
+{
+	PstreeEntry *pe = t->pstree;
+
+	if (pe->sid == t->pid && getsid(0) != (pid_t)t->pid && setsid() < 0)
+		task_fail(ctx, t, "task %u: setsid: %s", t->pid, strerror(errno));
+	if (pe->pgid == t->pid && getpgid(0) != (pid_t)t->pid && setpgid(0, 0))
+		task_fail(ctx, t, "task %u: setpgid: %s", t->pid, strerror(errno));
+	if (getsid(0) != (pid_t)pe->sid || getpgid(0) != (pid_t)pe->pgid)
+		task_fail(ctx, t, "task %u: session %d group %d, the image says %u and %u", t->pid,
+			  getsid(0), getpgid(0), pe->sid, pe->pgid);
+}
+
+/* A zombie takes part in the stages up to RESTORE, then dies the way it
+ * died: exit with its code, or its fatal signal (CRIU's zombie path). */
+static __attribute__((noreturn)) void zombie_main(struct restore_ctx *ctx, struct img_task *t, int stage)
+{
+	uint32_t code = t->core->tc->exit_code;
+	int sig = code & 0x7f;
+	sigset_t none;
+
+	while (stage >= 0 && stage <= CR_STATE_RESTORE)
+		stage = task_finish_stage(&ctx->shared->te, stage, ctx->slots[t - ctx->set->tasks]);
+	if (stage < 0)
+		_exit(1);
+	if (sig) {
+		signal(sig, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		kill(getpid(), sig);
+		sig = SIGABRT;	/* a signal that does not kill becomes an abort, as in CRIU */
+		signal(sig, SIG_DFL);
+		kill(getpid(), sig);
+	}
+	_exit((code >> 8) & 0xff);
 }
 
 /* rlimits: a hard limit this process cannot raise (no CAP_SYS_RESOURCE in
@@ -133,13 +198,13 @@ static int read_last_cap(void)
 	return last;
 }
 
-static int prepare_creds(struct img_task *t, struct rst_creds *c)
+static int prepare_creds(struct img_thread *th, struct rst_creds *c)
 {
-	CredsEntry *ce = t->core->thread_core ? t->core->thread_core->creds : NULL;
+	CredsEntry *ce = th->core->thread_core ? th->core->thread_core->creds : NULL;
 	size_t i;
 
 	if (!ce)
-		return error("core-%u.img: no creds", t->pid);
+		return error("core-%u.img: no creds", th->tid);
 	c->uid = ce->uid; c->gid = ce->gid; c->euid = ce->euid; c->egid = ce->egid;
 	c->suid = ce->suid; c->sgid = ce->sgid; c->fsuid = ce->fsuid; c->fsgid = ce->fsgid;
 	c->secbits = ce->secbits;
@@ -151,7 +216,7 @@ static int prepare_creds(struct img_task *t, struct rst_creds *c)
 		c->cap_amb[i] = i < ce->n_cap_amb ? ce->cap_amb[i] : 0;
 	}
 	if (ce->n_groups > 64)
-		return error("core-%u.img: %zu supplementary groups, at most 64", t->pid, ce->n_groups);
+		return error("core-%u.img: %zu supplementary groups, at most 64", th->tid, ce->n_groups);
 	c->nr_groups = ce->n_groups;
 	for (i = 0; i < ce->n_groups; i++)
 		c->groups[i] = ce->groups[i];
@@ -179,9 +244,9 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	const struct stage_rule *r = protocol_rule(ctx->proto, CR_STATE_RESTORE);
 	struct task_entries *te = &ctx->shared->te;
 	struct rst_sigaction sigchld = { 0 };
-	struct rst_creds creds;
 	FileEntry *exe = imgset_file(ctx->set, t->mm->exe_file_id);
 	int exe_fd, fd;
+	size_t i;
 
 	if (!exe || !exe->reg)
 		task_fail(ctx, t, "mm-%u.img: exe file id %u is not a regular file", t->pid, t->mm->exe_file_id);
@@ -197,19 +262,24 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	if (fs_restore(ctx, t))
 		task_fail(ctx, t, "task %u: fs", t->pid);
 	restore_rlimits(t);
-	if (restore_sigactions(t, &sigchld) || prepare_creds(t, &creds))
+	if (restore_sigactions(t, &sigchld))
 		task_fail(ctx, t, "task %u: signals", t->pid);
 	if (personality(t->core->tc->personality) < 0)
 		task_fail(ctx, t, "task %u: personality %#x: %s", t->pid, t->core->tc->personality, strerror(errno));
 	if (mem_prepare_args(ctx, t, pm, exe_fd))
 		task_fail(ctx, t, "task %u: restorer", t->pid);
 	pm->args->sigchld = sigchld;
-	pm->args->creds = creds;
 	pm->args->te = te;
-	pm->args->slot = ctx->slots[t - ctx->set->tasks];
 	pm->args->pid = t->pid;
-	pm->args->role = task_role(ctx, t);
 	pm->args->err = report_of(ctx, t)->msg;
+	for (i = 0; i < t->nr_threads; i++) {
+		struct rst_thread *th = &pm->args->threads[i];
+
+		if (prepare_creds(&t->threads[i], &th->creds))
+			task_fail(ctx, t, "task %u: creds", t->pid);
+		th->slot = i ? restore_thread_slot(ctx, t, i) : ctx->slots[t - ctx->set->tasks];
+		th->role = i ? ROLE_THREAD : task_role(ctx, t);
+	}
 	report_of(ctx, t)->pid = t->pid;
 
 	/* S25: the root enters its restorer last, once every other thread has
@@ -262,8 +332,14 @@ void task_main(struct restore_ctx *ctx, struct img_task *t)
 		log_set_fd(fd);
 
 	while (stage >= 0 && stage < CR_STATE_RESTORE) {
-		if (stage == CR_STATE_FORKING && mem_premap(ctx, t, &pm))
-			task_fail(ctx, t, "task %u: memory", t->pid);
+		if (stage == CR_STATE_FORKING) {
+			restore_session(ctx, t);
+			if (t->zombie)
+				zombie_main(ctx, t, stage);
+			if (mem_premap(ctx, t, &pm))
+				task_fail(ctx, t, "task %u: memory", t->pid);
+			fork_children(ctx, t);
+		}
 		if (stage == CR_STATE_PRE_RESTORER)
 			break;
 		stage = advance(ctx, t, stage);

@@ -26,6 +26,7 @@
 #include <linux/prctl.h>
 #include <linux/capability.h>
 #include <asm/prctl.h>
+#include <linux/sched.h>
 
 #include "barrier.h"
 #include "restorer.h"
@@ -88,7 +89,7 @@ static __attribute__((noreturn)) void fail(struct restorer_args *a, const char *
 		put_dec(&p, end, -ret);
 		*p = 0;
 	}
-	barrier_abort(a->te, a->pid, (enum task_role)a->role, (int)-ret);
+	barrier_abort(a->te, a->pid, (enum task_role)a->threads[0].role, (int)-ret);
 	for (;;)
 		sysraw3(__NR_exit_group, 1, 0, 0);
 }
@@ -185,15 +186,15 @@ static void restore_mm(struct restorer_args *a)
 	sysraw3(__NR_close, a->mm_map.exe_fd, 0, 0);
 }
 
-static void restore_thread(struct restorer_args *a)
+static void restore_thread(struct restorer_args *a, struct rst_thread *th)
 {
-	sysraw3(__NR_set_tid_address, a->clear_tid_addr, 0, 0);
-	if (a->robust_list)
-		CHECK(a, sysraw3(__NR_set_robust_list, a->robust_list, a->robust_len, 0),
-		      "set_robust_list", a->robust_list);
-	CHECK(a, sysraw3(__NR_arch_prctl, ARCH_SET_FS, a->fs_base, 0), "arch_prctl(ARCH_SET_FS)", a->fs_base);
-	CHECK(a, sysraw3(__NR_arch_prctl, ARCH_SET_GS, a->gs_base, 0), "arch_prctl(ARCH_SET_GS)", a->gs_base);
-	CHECK(a, sysraw6(__NR_prctl, PR_SET_NAME, (long)a->comm, 0, 0, 0, 0), "prctl(PR_SET_NAME)", 0);
+	sysraw3(__NR_set_tid_address, th->clear_tid_addr, 0, 0);
+	if (th->robust_list)
+		CHECK(a, sysraw3(__NR_set_robust_list, th->robust_list, th->robust_len, 0),
+		      "set_robust_list", th->robust_list);
+	CHECK(a, sysraw3(__NR_arch_prctl, ARCH_SET_FS, th->fs_base, 0), "arch_prctl(ARCH_SET_FS)", th->fs_base);
+	CHECK(a, sysraw3(__NR_arch_prctl, ARCH_SET_GS, th->gs_base, 0), "arch_prctl(ARCH_SET_GS)", th->gs_base);
+	CHECK(a, sysraw6(__NR_prctl, PR_SET_NAME, (long)th->comm, 0, 0, 0, 0), "prctl(PR_SET_NAME)", 0);
 }
 
 static void restore_itimers(struct restorer_args *a)
@@ -211,9 +212,8 @@ static void restore_itimers(struct restorer_args *a)
 /* RESTORE_CREDS, CRIU's restore_creds(): groups and ids first while the
  * capabilities still allow it, then the securebits with KEEP_CAPS held, the
  * bounding set, and the capability sets last. */
-static void restore_creds(struct restorer_args *a)
+static void restore_creds(struct restorer_args *a, struct rst_creds *c)
 {
-	struct rst_creds *c = &a->creds;
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	int i;
@@ -241,29 +241,54 @@ static void restore_creds(struct restorer_args *a)
 			      "prctl(PR_CAP_AMBIENT_RAISE)", i);
 }
 
-/* The last stages, run by the task itself inside the blob: each returns
- * the next stage, negative when the restore failed. */
-static int finish(struct restorer_args *a, int stage)
+/* Pending signals go back exactly as they were queued: rt_sigqueueinfo to
+ * the process for the shared ones (by the leader), rt_tgsigqueueinfo by each
+ * thread to itself for its own (both allowed for any si_code when sent to
+ * oneself). */
+static void queue_signals(struct restorer_args *a, struct rst_thread *th, int leader)
 {
-	int next = task_finish_stage(a->te, stage, a->slot);
+	long tgid = sysraw3(__NR_getpid, 0, 0, 0), tid = sysraw3(__NR_gettid, 0, 0, 0);
+	uint32_t i;
+
+	for (i = 0; i < a->nr_siginfo; i++) {
+		struct rst_siginfo *si = &a->siginfo[i];
+		int sig = *(int *)si->info;
+
+		if (si->shared && leader)
+			CHECK(a, sysraw3(__NR_rt_sigqueueinfo, tgid, sig, (long)si->info),
+			      "rt_sigqueueinfo", sig);
+		else if (!si->shared && si->tid == th->tid)
+			CHECK(a, sysraw6(__NR_rt_tgsigqueueinfo, tgid, tid, sig, (long)si->info, 0, 0),
+			      "rt_tgsigqueueinfo", sig);
+	}
+}
+
+/* The last stages, run by every thread inside the blob: each returns the
+ * next stage; a negative one (the restore failed) ends the task. */
+static int finish(struct restorer_args *a, struct rst_thread *th, int stage)
+{
+	int next = task_finish_stage(a->te, stage, th->slot);
 
 	if (next < 0)
 		fail(a, "restore aborted while waiting", 0, -125 /* ECANCELED */);
 	return next;
 }
 
-static void last_stages(struct restorer_args *a)
+static void last_stages(struct restorer_args *a, struct rst_thread *th, int leader)
 {
-	int stage = finish(a, CR_STATE_RESTORE);
+	int stage = finish(a, th, CR_STATE_RESTORE);
 
 	if (stage == CR_STATE_RESTORE_SIGCHLD) {
-		CHECK(a, sysraw6(__NR_rt_sigaction, 17 /* SIGCHLD */, (long)&a->sigchld, 0, 8, 0, 0),
-		      "rt_sigaction(SIGCHLD)", 0);
-		stage = finish(a, CR_STATE_RESTORE_SIGCHLD);
+		if (leader)
+			CHECK(a, sysraw6(__NR_rt_sigaction, 17 /* SIGCHLD */, (long)&a->sigchld, 0, 8, 0, 0),
+			      "rt_sigaction(SIGCHLD)", 0);
+		queue_signals(a, th, leader);
+		stage = finish(a, th, CR_STATE_RESTORE_SIGCHLD);
 	}
 	if (stage == CR_STATE_RESTORE_CREDS) {
-		restore_creds(a);
-		stage = finish(a, CR_STATE_RESTORE_CREDS);
+		/* Credentials are per thread at the syscall level. */
+		restore_creds(a, &th->creds);
+		stage = finish(a, th, CR_STATE_RESTORE_CREDS);
 	}
 	if (stage != CR_STATE_COMPLETE)
 		fail(a, "unexpected stage after RESTORE", stage, -22);
@@ -283,26 +308,92 @@ __attribute__((noreturn)) static void sigreturn(uint64_t rsp)
 	__builtin_unreachable();
 }
 
+/* The end of every thread: rseq last (the kernel writes cpu ids into the
+ * dumped area from the next reschedule on, and nothing of the blob uses
+ * it), then the jump.  The shared area and the bootstrap area are unmapped
+ * by the controller after rt_sigreturn. */
+static __attribute__((noreturn)) void finish_thread(struct restorer_args *a, struct rst_thread *th)
+{
+	if (th->rseq_ptr)
+		CHECK(a, sysraw6(__NR_rseq, th->rseq_ptr, th->rseq_len, 0, th->rseq_sig, 0, 0),
+		      "rseq", th->rseq_ptr);
+	sigreturn(th->sigframe_rsp);
+}
+
+/* A cloned thread starts here, on its own bootstrap stack. */
+static __attribute__((noreturn, used)) void restorer_thread(struct restorer_args *a, uint64_t idx)
+{
+	struct rst_thread *th = &a->threads[idx];
+
+	restore_thread(a, th);
+	last_stages(a, th, 0);
+	finish_thread(a, th);
+}
+
+/* clone3 on a new stack: the child calls fn(arg0, arg1) there and never
+ * returns; the parent gets the tid (or -errno). */
+long pie_clone3(struct clone_args *ca, long size, void *fn, void *arg0, long arg1);
+__asm__(".text\n"
+	"pie_clone3:\n\t"
+	"pushq %r12\n\t"
+	"pushq %r13\n\t"
+	"pushq %r14\n\t"
+	"movq %rdx, %r12\n\t"
+	"movq %rcx, %r13\n\t"
+	"movq %r8, %r14\n\t"
+	"movl $435, %eax\n\t"		/* __NR_clone3 */
+	"syscall\n\t"
+	"testq %rax, %rax\n\t"
+	"jz 1f\n\t"
+	"popq %r14\n\t"
+	"popq %r13\n\t"
+	"popq %r12\n\t"
+	"ret\n"
+	"1:\n\t"
+	"xorl %ebp, %ebp\n\t"
+	"movq %r13, %rdi\n\t"
+	"movq %r14, %rsi\n\t"
+	"callq *%r12\n\t"
+	"hlt\n");
+
+/* The other threads, with their dumped tids (CRIU clones them in the blob
+ * too, under last_pid_mutex; clone3 set_tid needs no lock). */
+static void clone_threads(struct restorer_args *a)
+{
+	uint32_t i;
+
+	for (i = 1; i < a->nr_threads; i++) {
+		struct rst_thread *th = &a->threads[i];
+		struct clone_args ca;
+		uint64_t tid = (uint64_t)th->tid;
+		long ret;
+		char *p = (char *)&ca;
+		uint32_t k;
+
+		for (k = 0; k < sizeof(ca); k++)
+			p[k] = 0;
+		ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+		ca.stack = th->stack_top - RST_THREAD_STACK;
+		ca.stack_size = RST_THREAD_STACK;
+		ca.set_tid = (uint64_t)&tid;
+		ca.set_tid_size = 1;
+		ret = pie_clone3(&ca, sizeof(ca), (void *)restorer_thread, a, i);
+		CHECK(a, ret, "clone3 of a thread", th->tid);
+	}
+}
+
 __attribute__((section(".text.entry"), used, visibility("default")))
 void restorer_entry(struct restorer_args *a)
 {
-	uint64_t shared = (uint64_t)a->te;
-
 	unmap_crstep(a);
 	move_vdso(a);
 	move_vmas(a);
+	/* What is left of the premap reservation (its guard page). */
+	sysraw3(__NR_munmap, a->premap_start, a->premap_end - a->premap_start, 0);
 	restore_mm(a);
-	restore_thread(a);
 	restore_itimers(a);
-	last_stages(a);
-
-	/* rseq last: the kernel writes cpu ids into the dumped area from the
-	 * next reschedule on, and nothing of the blob uses it. */
-	if (a->rseq_ptr)
-		CHECK(a, sysraw6(__NR_rseq, a->rseq_ptr, a->rseq_len, 0, a->rseq_sig, 0, 0),
-		      "rseq", a->rseq_ptr);
-	/* The shared area goes before the jump; the bootstrap area (this code,
-	 * the frame) is unmapped by the controller after rt_sigreturn. */
-	sysraw3(__NR_munmap, shared, (sizeof(struct task_entries) + 4095) & ~4095ull, 0);
-	sigreturn(a->sigframe_rsp);
+	clone_threads(a);
+	restore_thread(a, &a->threads[0]);
+	last_stages(a, &a->threads[0], 1);
+	finish_thread(a, &a->threads[0]);
 }
