@@ -53,6 +53,12 @@ struct restore_ctx {
 		uint32_t pipe_id;
 		int fds[2];	/* in the PIPE_FD_BASE range, inherited by all */
 	} *pipes;
+	size_t nr_shmems;
+	struct restore_shmem {
+		uint64_t shmid;		/* memfd inode_id, or 1<<63 | anon shmid */
+		uint64_t dump_shmid;
+		int fd;
+	} *shmems;
 };
 
 /* Pipes are made by the controller before the tree exists, so every task
@@ -98,6 +104,13 @@ int fs_restore(struct restore_ctx *ctx, struct img_task *t);
 int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size);
 int pipes_prepare(struct restore_ctx *ctx);
 void pipes_close(struct restore_ctx *ctx);
+int reg_file_open_flags(const struct img_set *set, const RegFileEntry *reg, int flags, int check_size);
+
+/* shmem.c */
+int shmem_prepare(struct restore_ctx *ctx);
+int shmem_fd_for_vma(struct restore_ctx *ctx, const VmaEntry *v);
+int shmem_open_file(struct restore_ctx *ctx, const FileEntry *fe);
+void shmem_close(struct restore_ctx *ctx);
 
 /* catch.c: the end of a restore, as CRIU's attach_to_tasks(),
  * catch_tasks(), compel_stop_on_syscall() and finalize_restore(): every

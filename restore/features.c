@@ -91,6 +91,7 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 	for (i = 0; i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		uint32_t ok = VMA_AREA_REGULAR | VMA_AREA_HEAP | VMA_ANON_PRIVATE | VMA_FILE_PRIVATE |
+			      VMA_FILE_SHARED | VMA_ANON_SHARED | VMA_AREA_MEMFD |
 			      VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL;
 
 		if (v->status & ~ok)
@@ -108,7 +109,7 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 	for (i = 0; fdinfo && i < fdinfo->nr; i++) {
 		FdinfoEntry *fdi = (FdinfoEntry *)fdinfo->entries[i].msg;
 
-		if (fdi->type != FD_TYPES__REG && fdi->type != FD_TYPES__PIPE)
+		if (fdi->type != FD_TYPES__REG && fdi->type != FD_TYPES__PIPE && fdi->type != FD_TYPES__MEMFD)
 			return error("fdinfo-%u.img: entry %zu: fd %u is a %s: not restored yet",
 				     t->ids->files_id, i, fdi->fd,
 				     protobuf_c_enum_descriptor_get_value(&fd_types__descriptor, fdi->type) ?
@@ -152,8 +153,6 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 			return -1;
 	if (set->seccomp_img->nr && ((SeccompEntry *)set->seccomp_img->entries[0].msg)->n_seccomp_filters)
 		return error("seccomp.img: seccomp filters: not restored yet");
-	if (set->memfd_img->nr)
-		return error("memfd.img: memfd and shared anonymous memory: not restored yet");
 	return 0;
 }
 

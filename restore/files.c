@@ -24,7 +24,14 @@
  * appending writes, whose size legitimately grows). */
 int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size)
 {
-	int flags = (reg->flags & ~OPEN_FLAGS_DROPPED) | O_CLOEXEC;
+	return reg_file_open_flags(set, reg, reg->flags, check_size);
+}
+
+/* The same with other open flags (a shared file mapping opens its file as
+ * the VMA's fdflags say). */
+int reg_file_open_flags(const struct img_set *set, const RegFileEntry *reg, int open_flags, int check_size)
+{
+	int flags = (open_flags & ~OPEN_FLAGS_DROPPED) | O_CLOEXEC;
 	struct stat st;
 	int fd;
 
@@ -159,6 +166,8 @@ static int open_file(struct restore_ctx *ctx, FileEntry *fe, int min_fd)
 
 	if (fe->type == FD_TYPES__PIPE)
 		fd = open_pipe(ctx, fe);
+	else if (fe->type == FD_TYPES__MEMFD)
+		fd = shmem_open_file(ctx, fe);
 	else if (fe->type == FD_TYPES__REG && fe->reg)
 		fd = reg_file_open(ctx->set, fe->reg, 1);
 	else
@@ -230,6 +239,7 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
 	/* The ends this task does not hold must not stay open in it: a reader
 	 * would never see EOF. */
 	pipes_close(ctx);
+	shmem_close(ctx);
 	ret = 0;
 out:
 	for (i = 0; i < n; i++) {

@@ -115,17 +115,29 @@ static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *
 	uint64_t len = v->end - v->start;
 	void *p;
 
-	if (v->status & VMA_FILE_PRIVATE) {
+	if (v->status & (VMA_AREA_MEMFD | VMA_ANON_SHARED)) {
+		int fd = shmem_fd_for_vma(ctx, v);
+
+		if (fd < 0)
+			return -1;
+		/* Shared: the pages are the object's, nothing to fill. */
+		p = mmap((void *)at, len, prot, MAP_SHARED | MAP_FIXED, fd, v->pgoff);
+	} else if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED)) {
 		FileEntry *fe = imgset_file(ctx->set, v->shmid);
-		int fd;
+		int fd, shared = v->status & VMA_FILE_SHARED;
 
 		if (!fe || !fe->reg)
 			return error("mm-%u.img: VMA %#lx: file id %lu is not a regular file in files.img",
 				     t->pid, (unsigned long)v->start, (unsigned long)v->shmid);
-		fd = reg_file_open(ctx->set, fe->reg, 1);
+		/* A shared mapping opens the file as it was mapped (fdflags);
+		 * its size is checked as CRIU does for the file entry. */
+		fd = shared ? reg_file_open_flags(ctx->set, fe->reg, v->has_fdflags ? v->fdflags : O_RDWR, 1) :
+			      reg_file_open(ctx->set, fe->reg, 1);
 		if (fd < 0)
 			return -1;
-		p = mmap((void *)at, len, prot, flags, fd, v->pgoff);
+		if (shared && !(v->has_fdflags && (v->fdflags & O_ACCMODE) != O_RDONLY))
+			prot = v->prot;
+		p = mmap((void *)at, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, v->pgoff);
 		close(fd);
 	} else {
 		p = mmap((void *)at, len, prot, flags | MAP_ANONYMOUS, -1, 0);

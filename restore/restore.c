@@ -597,10 +597,10 @@ int restore_run(const struct restore_opts *opts)
 		goto out_shared;
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (pipes_prepare(&c.ctx))
+	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx))
 		goto out_shared;
 	trace_clock_start(&c.ctx.shared->te);
-	if (start_protocol(&c) || create_tree(&c) || (pipes_close(&c.ctx), run_protocol(&c))) {
+	if (start_protocol(&c) || create_tree(&c) || (pipes_close(&c.ctx), shmem_close(&c.ctx), run_protocol(&c))) {
 		catch_release(&c.caught);
 		c.failed_stage = c.ctx.shared->te.start;
 		barrier_abort(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER, ECANCELED);
@@ -641,6 +641,8 @@ out_shared:
 	free(c.caught.t);
 	pipes_close(&c.ctx);
 	free(c.ctx.pipes);
+	shmem_close(&c.ctx);
+	free(c.ctx.shmems);
 	munmap(c.ctx.shared, PAGE_UP(sizeof(struct shared_area)));
 out_set:
 	imgset_free(set);
