@@ -16,6 +16,12 @@
 #include "log.h"
 #include "restore.h"
 
+/* crstep's own fds while a task restores its files: the exe and the log
+ * (task.c), pipes and shared memory (PIPE_FD_BASE, SHMEM_FD_BASE) sit at
+ * SERVICE_FD_MIN and above; files being restored wait at FILES_TMP_BASE. */
+#define SERVICE_FD_MIN	1000
+#define FILES_TMP_BASE	4000
+
 /* CRIU never passes these on: a restore must not create or truncate. */
 #define OPEN_FLAGS_DROPPED (O_CREAT | O_TRUNC | O_EXCL)
 
@@ -218,14 +224,13 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
 			if (((FdinfoEntry *)img->entries[j].msg)->id == fdi->id)
 				opened[i] = opened[j];
 		if (opened[i] < 0) {
-			opened[i] = open_file(ctx, fe, max_fd + 1 > 100 ? max_fd + 1 : 100);
+			opened[i] = open_file(ctx, fe, max_fd + 1 > FILES_TMP_BASE ? max_fd + 1 : FILES_TMP_BASE);
 			if (opened[i] < 0)
 				goto out;
 		}
 	}
 	/* Now nothing of crstep's may stay below the service fds. */
-	for (i = 0; i <= (size_t)max_fd; i++)
-		close(i);
+	close_range(0, SERVICE_FD_MIN - 1, 0);
 	for (i = 0; i < n; i++) {
 		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
 		int flags = (fdi->flags & FD_CLOEXEC) ? O_CLOEXEC : 0;

@@ -175,6 +175,13 @@ static __attribute__((noreturn)) void reaper_main(struct controller *c)
 		barrier_abort(te, 1, ROLE_CONTROLLER, EEXIST);
 		_exit(EXIT_FAIL);
 	}
+	/* The reaper may outlive crstep (--detach): it must not hold crstep's
+	 * terminal or pipes open. */
+	close_range(0, ~0u, 0);
+	if (open("/dev/null", O_RDWR) == 0) {
+		if (dup2(0, 1) < 0 || dup2(0, 2) < 0)
+			_exit(EXIT_FAIL);
+	}
 	for (;;) {
 		pid = waitpid(-1, &status, __WALL);
 		if (pid < 0 && errno == EINTR)

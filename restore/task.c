@@ -287,6 +287,11 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	if (stage == CR_STATE_RESTORE && task_role(ctx, t) == ROLE_ROOT && r->root_waits_own_threads &&
 	    wait_in_progress(te, t->nr_threads, 0) != BARRIER_WAIT_DONE)
 		task_fail(ctx, t, "task %u: aborted while waiting to enter the restorer", t->pid);
+	/* Nothing of crstep's may stay open in the restored task: from here
+	 * on failures are reported through the shared area only. */
+	if (log_fd() != 2)
+		close(log_fd());
+	log_set_fd(-1);
 	unregister_glibc_rseq();
 	mem_jump(pm);
 }
