@@ -184,8 +184,15 @@ static int inject_munmap(struct caught *t, uint64_t blob, uint64_t start, uint64
 {
 	struct user_regs_struct saved, regs;
 	struct __ptrace_syscall_info info;
+	uint64_t mask, all = ~0ull;
 	int status, i;
 
+	/* The dumped mask is live again after rt_sigreturn: a pending signal
+	 * (a zombie child's SIGCHLD) would be delivered into the injected
+	 * call.  Block everything meanwhile; it is delivered after detach. */
+	if (ptrace(PTRACE_GETSIGMASK, t->tid, sizeof(mask), &mask) ||
+	    ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(all), &all))
+		return error("task %u: PTRACE_[GS]ETSIGMASK: %s", t->image_tid, strerror(errno));
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &saved))
 		return error("task %u: PTRACE_GETREGS: %s", t->image_tid, strerror(errno));
 	regs = saved;
@@ -202,7 +209,7 @@ static int inject_munmap(struct caught *t, uint64_t blob, uint64_t start, uint64
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0 ||
 	    info.op != PTRACE_SYSCALL_INFO_EXIT || info.exit.rval != 0)
 		return error("task %u: munmap at %#lx failed", t->image_tid, (unsigned long)start);
-	if (ptrace(PTRACE_SETREGS, t->tid, 0, &saved))
+	if (ptrace(PTRACE_SETREGS, t->tid, 0, &saved) || ptrace(PTRACE_SETSIGMASK, t->tid, sizeof(mask), &mask))
 		return error("task %u: PTRACE_SETREGS: %s", t->image_tid, strerror(errno));
 	return 0;
 }

@@ -47,6 +47,7 @@ struct controller {
 	int killed;		/* the user asked to kill the restore */
 	int detached;		/* the user detached: no more stops */
 	struct catch_set caught;	/* the threads under ptrace at the end */
+	char error[RST_ERR_LEN];	/* the controller's own first error */
 };
 
 static pid_t clone3_pid(uint64_t flags, pid_t want)
@@ -296,7 +297,7 @@ static int stop(struct controller *c, const struct stop_event *st)
 	case RESUME_KILL:
 	case RESUME_QUIT:
 		c->killed = 1;
-		return error("restore killed by the user at stage %s", stage_name(te->start));
+		return -1;
 	}
 	return 0;
 }
@@ -488,6 +489,10 @@ static void report_failure(struct controller *c)
 		error("restore failed: task %d at stage %s: %s", r->pid, stage_name(r->stage), r->msg);
 		return;
 	}
+	if (c->error[0]) {
+		error("restore failed at stage %s: %s", stage_name(c->failed_stage), c->error);
+		return;
+	}
 	if (c->child_gone && WIFSIGNALED(c->child_status))
 		error("restore failed at stage %s: %s %d killed by signal %d", stage_name(c->failed_stage),
 		      c->reaper ? "the reaper" : "task", c->child, WTERMSIG(c->child_status));
@@ -607,20 +612,27 @@ int restore_run(const struct restore_opts *opts)
 	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx))
 		goto out_shared;
 	trace_clock_start(&c.ctx.shared->te);
+	/* One line for a failure: the controller's first error is kept and
+	 * said once, with the stage, by report_failure(). */
+	log_capture(c.error, sizeof(c.error));
 	if (start_protocol(&c) || create_tree(&c) || (pipes_close(&c.ctx), shmem_close(&c.ctx), run_protocol(&c))) {
 		catch_release(&c.caught);
+		log_capture(NULL, 0);
 		c.failed_stage = c.ctx.shared->te.start;
 		barrier_abort(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER, ECANCELED);
 		kill_tree(&c);
 		stage_fail(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER);
 		print_results(&c);
-		if (!c.killed)
+		if (c.killed)
+			error("restore killed at stage %s (by a command)", stage_name(c.failed_stage));
+		else
 			report_failure(&c);
 		end_stop(&c, STOP_FAILED);
 		ret = c.stepper ? stepper_finish(c.stepper) : EXIT_OK;
 		ret = ret == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
 		goto out_shared;
 	}
+	log_capture(NULL, 0);
 	print_results(&c);
 	if (opts->pidfile && write_pidfile(opts->pidfile, c.root)) {
 		kill_tree(&c);
