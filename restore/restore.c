@@ -643,7 +643,7 @@ int restore_run(const struct restore_opts *opts)
 	fflush(stdout);
 	if (end_stop(&c, STOP_COMPLETE)) {
 		kill_tree(&c);
-		ret = EXIT_FAIL;
+		ret = c.stepper && stepper_finish(c.stepper) == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
 		goto out_shared;
 	}
 	if (opts->detach || c.detached) {
