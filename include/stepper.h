@@ -71,6 +71,11 @@ enum resume_action stepper_stop(struct stepper *s, struct restore_ctx *ctx,
  * it prints the TAP plan if any expect ran. */
 int stepper_finish(struct stepper *s);
 
+/* The engine's call while it waits for a barrier (every 100 ms or so)
+ * when the stepper is active: a full-screen UI redraws its live state
+ * here.  Never called on the participants' side: it costs them nothing. */
+void stepper_tick(struct stepper *s, struct restore_ctx *ctx);
+
 /* Does the stepper want stops at all (any script, command or interactive
  * session)?  Without it the engine never calls stepper_stop and arms
  * nothing: a plain restore costs exactly what it did before. */

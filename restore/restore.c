@@ -390,6 +390,8 @@ static int controller_wait(struct controller *c, int32_t limit)
 			barrier_abort(te, getpid(), ROLE_CONTROLLER, ECHILD);
 			return -1;
 		}
+		if (c->stepper && !c->detached)
+			stepper_tick(c->stepper, &c->ctx);
 	}
 }
 

@@ -589,3 +589,9 @@ int stepper_finish(struct stepper *s)
 		return EXIT_USAGE;
 	return s->nr_expect_failed ? EXIT_EXPECT : EXIT_OK;
 }
+
+void stepper_tick(struct stepper *s, struct restore_ctx *ctx)
+{
+	(void)s;
+	(void)ctx;
+}
