@@ -127,6 +127,30 @@ struct barrier_bp {
 	uint32_t hits;
 };
 
+/* Fault injection (--inject): checked, like breakpoints, by the
+ * participant itself when it is done with a stage (about to arrive, or about
+ * to switch out of it as the root); one load when none is armed. */
+enum barrier_fault_kind {
+	FAULT_NONE = 0,
+	FAULT_FAIL = 1,		/* report an error: the abort path */
+	FAULT_HANG = 2,		/* block in a real syscall that never returns */
+	FAULT_CRASH = 3,	/* die by SIGSEGV */
+	FAULT_SLOW = 4,		/* arrive ms milliseconds late */
+	FAULT_EXIT = 5,		/* exit 0 unexpectedly */
+};
+
+#define BARRIER_NR_FAULTS 16
+#define FAULT_ANY_PID 0
+#define FAULT_ERRNO 5		/* EIO: what an injected failure reports */
+
+struct barrier_fault {
+	uint8_t kind;		/* enum barrier_fault_kind */
+	int8_t stage;		/* the stage it fires at */
+	int32_t pid;		/* image pid or tid, FAULT_ANY_PID for any */
+	uint32_t ms;		/* FAULT_SLOW */
+	uint32_t fired;		/* times it fired */
+};
+
 /* nr_in_progress bit 30: a participant is parked at a breakpoint gate.  It
  * wakes the controller's count wait without changing the count itself. */
 #define BARRIER_HOLD_BIT 0x40000000u
@@ -152,6 +176,12 @@ struct task_entries {
 	uint32_t nr_bps_armed;		/* enabled breakpoints: 0 = the fast path */
 	uint32_t nr_held;		/* participants parked at a gate */
 	struct barrier_bp bps[BARRIER_NR_BPS];
+	uint32_t nr_faults;		/* armed faults: 0 = the fast path */
+	struct barrier_fault faults[BARRIER_NR_FAULTS];
+	struct {			/* the first fault that fired */
+		int32_t pid;
+		int8_t kind, stage;
+	} fault_hit;
 	struct task_slot slots[BARRIER_NR_SLOTS];
 	struct barrier_event events[BARRIER_RING_SIZE];
 };

@@ -5,6 +5,7 @@
 #define CRSTEP_RESTORE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "barrier.h"
@@ -22,6 +23,16 @@ struct restore_opts {
 	const char *trace;
 	int cpu_cap_none;	/* --cpu-cap=none: skip the CPU feature check */
 	struct stepper *stepper;	/* NULL or inactive: no stops at all */
+	unsigned watchdog_ms;	/* --watchdog: no progress for this long is a hang; 0 = off */
+	unsigned timeout_ms;	/* --timeout: the whole restore; 0 = none */
+	int keep;		/* --keep: leave a hung or failed tree stopped, not killed */
+	uint32_t nr_faults;	/* --inject */
+	struct restore_fault {
+		int kind;	/* enum barrier_fault_kind */
+		int stage;
+		int32_t pid;	/* image pid/tid; 0 any; -1 the root */
+		uint32_t ms;
+	} faults[BARRIER_NR_FAULTS];
 };
 
 /* Per-task error text, next to the barrier in the shared area. */
@@ -130,6 +141,11 @@ int catch_attach(struct catch_set *cs);
 int catch_interrupt(struct catch_set *cs);
 int catch_finish(struct catch_set *cs);
 void catch_release(struct catch_set *cs);
+uint32_t catch_poll(struct catch_set *cs);
+
+/* hang.c: the report of a barrier that does not drain. */
+void hang_report(FILE *out, struct restore_ctx *ctx);
+int hang_culprit(struct restore_ctx *ctx);
 
 /* features.c: refuse what crstep does not restore yet, before any fork. */
 int restore_features_check(const struct img_set *set, int cpu_cap_none);

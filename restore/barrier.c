@@ -56,6 +56,8 @@ void task_entries_init(struct task_entries *te)
 	te->event_next = 0;
 	te->nr_bps_armed = 0;
 	te->nr_held = 0;
+	te->nr_faults = 0;
+	te->fault_hit.pid = 0;
 	for (i = 0; i < BARRIER_NR_SLOTS; i++) {
 		te->slots[i].pid = 0;
 		te->slots[i].role = ROLE_UNKNOWN;
@@ -304,6 +306,55 @@ static void maybe_hold(struct task_entries *te, enum barrier_event_type type,
 		hold(te, bp, type, from, to, pid, role, slot_valid(slot) ? slot : slot_of(te, pid, role));
 }
 
+/* An armed fault for (pid, stage) fires here, in the participant itself,
+ * so what /proc shows of a hang or a crash is the task's own. */
+static void maybe_fault(struct task_entries *te, int stage, int32_t pid, enum task_role role, int slot)
+{
+	uint32_t i, n = __atomic_load_n(&te->nr_faults, __ATOMIC_RELAXED);
+	struct __kernel_timespec ts;
+	uint64_t mask = ~0ull;
+	int32_t none = 0;
+
+	if (!n || role == ROLE_CONTROLLER)
+		return;
+	for (i = 0; i < n && i < BARRIER_NR_FAULTS; i++) {
+		struct barrier_fault *f = &te->faults[i];
+
+		if (f->stage != stage || (f->pid != FAULT_ANY_PID && f->pid != pid))
+			continue;
+		if (__atomic_fetch_add(&f->fired, 1, __ATOMIC_ACQ_REL) && f->pid == FAULT_ANY_PID)
+			continue;	/* "any" fires once, in the first comer */
+		if (__atomic_compare_exchange_n(&te->fault_hit.pid, &none, pid, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			te->fault_hit.kind = (int8_t)f->kind;
+			te->fault_hit.stage = (int8_t)stage;
+		}
+		switch (f->kind) {
+		case FAULT_FAIL:
+			barrier_abort(te, pid, role, FAULT_ERRNO);
+			for (;;)
+				sysraw3(__NR_exit_group, 1, 0, 0);
+		case FAULT_HANG:
+			/* Every signal blocked, waiting for one: only SIGKILL ends it. */
+			for (;;)
+				sysraw3(__NR_rt_sigsuspend, (long)&mask, 8, 0);
+		case FAULT_CRASH:
+			*(volatile int *)0 = 0;
+			for (;;)
+				sysraw3(__NR_exit_group, 139, 0, 0);
+		case FAULT_SLOW:
+			ts.tv_sec = f->ms / 1000;
+			ts.tv_nsec = (long long)(f->ms % 1000) * 1000000;
+			sysraw3(__NR_nanosleep, (long)&ts, 0, 0);
+			break;
+		case FAULT_EXIT:
+			for (;;)
+				sysraw3(__NR_exit_group, 0, 0, 0);
+		}
+	}
+	(void)slot;
+}
+
 void barrier_release(struct task_entries *te, int slot, int32_t controller_pid)
 {
 	struct task_slot *me;
@@ -352,9 +403,11 @@ int stage_switch(struct task_entries *te, int stage, uint32_t count, int wake,
 		stage_fail(te, performer_pid, role);
 		return 0;
 	}
-	/* A breakpoint stops the performer before anything of the switch. */
-	maybe_hold(te, BARRIER_EV_SWITCH, __atomic_load_n(&te->start, __ATOMIC_ACQUIRE), stage,
-		   performer_pid, role, -1);
+	/* A breakpoint stops the performer before anything of the switch; a
+	 * fault for the stage it leaves fires before that. */
+	from = __atomic_load_n(&te->start, __ATOMIC_ACQUIRE);
+	maybe_fault(te, from, performer_pid, role, -1);
+	maybe_hold(te, BARRIER_EV_SWITCH, from, stage, performer_pid, role, -1);
 	old = __atomic_load_n(&te->nr_in_progress, __ATOMIC_ACQUIRE);
 	if (stage == CR_STATE_COMPLETE) {
 		/* CRIU leaves the count alone for COMPLETE: nobody finishes it,
@@ -395,6 +448,7 @@ int task_finish_stage(struct task_entries *te, int stage, int slot)
 
 	/* Held before the arrival: the task stays outstanding meanwhile. */
 	maybe_hold(te, BARRIER_EV_ARRIVE, stage, stage, pid, role, slot);
+	maybe_fault(te, stage, pid, role, slot);
 	seen = __atomic_load_n(&te->nr_in_progress, __ATOMIC_RELAXED);
 	/* ARRIVE is recorded before the decrement, so it precedes (by seq) the
 	 * switch out of this stage, which can only follow the decrement. */

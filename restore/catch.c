@@ -247,12 +247,52 @@ int catch_finish(struct catch_set *cs)
 	return 0;
 }
 
-/* On failure: let go of whatever is still seized (the tree is killed). */
+/* While the controller waits for RESTORE_CREDS the tasks are seized: a
+ * signal they get (a crash) stops them for us instead of acting.  Pass it
+ * on, as it would have acted, and notice deaths.  Returns the image tid of
+ * a thread that died, or 0. */
+uint32_t catch_poll(struct catch_set *cs)
+{
+	uint32_t dead = 0;
+	size_t i;
+
+	for (i = 0; i < cs->nr; i++) {
+		struct caught *t = &cs->t[i];
+		int status, sig;
+
+		if (!t->seized || waitpid(t->tid, &status, WNOHANG | __WALL) != t->tid)
+			continue;
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			t->seized = 0;
+			dead = t->image_tid;
+			continue;
+		}
+		/* A group-stop or an interrupt carries no signal to pass on. */
+		sig = (status >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
+		ptrace(PTRACE_CONT, t->tid, 0, sig);
+	}
+	return dead;
+}
+
+/* On failure: let go of whatever is still seized before the tree is
+ * killed — a traced zombie waits for its tracer, and the dying pid
+ * namespace would wait for it. */
 void catch_release(struct catch_set *cs)
 {
 	size_t i;
 
-	for (i = 0; i < cs->nr; i++)
-		if (cs->t[i].seized)
-			ptrace(PTRACE_DETACH, cs->t[i].tid, 0, 0);
+	for (i = 0; i < cs->nr; i++) {
+		struct caught *t = &cs->t[i];
+		int status;
+
+		if (!t->seized)
+			continue;
+		if (ptrace(PTRACE_DETACH, t->tid, 0, 0) && errno == ESRCH &&
+		    !ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) && waitpid(t->tid, &status, __WALL) == t->tid &&
+		    WIFSTOPPED(status))
+			ptrace(PTRACE_DETACH, t->tid, 0, 0);
+		/* Dead already: collect what the tracer is owed. */
+		waitpid(t->tid, &status, WNOHANG | __WALL);
+		t->seized = 0;
+	}
 }

@@ -48,6 +48,10 @@ struct controller {
 	int detached;		/* the user detached: no more stops */
 	struct catch_set caught;	/* the threads under ptrace at the end */
 	char error[RST_ERR_LEN];	/* the controller's own first error */
+	uint64_t progress_seq, progress_ns;	/* the watchdog: last event seen, when */
+	uint64_t deadline_ns;	/* --timeout */
+	enum { HUNG_NOT, HUNG_WATCHDOG, HUNG_TIMEOUT } hung;
+	int culprit;		/* the first task a hang waits for */
 };
 
 static pid_t clone3_pid(uint64_t flags, pid_t want)
@@ -370,12 +374,73 @@ static int child_gone(struct controller *c)
 }
 
 /* Wait for a drain; a dead child or an abort ends it. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* A restored task that died before COMPLETE (a zombie-to-be aside): its
+ * parent has every signal blocked and cannot tell, so the controller looks
+ * at /proc while it waits anyway (CRIU's parents get SIGCHLD instead). */
+static int find_dead_task(struct controller *c)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+	uint32_t i;
+
+	restore_refresh_host_pids(&c->ctx);
+	for (i = 0; i < te->nr_slots; i++) {
+		struct task_slot *s = &te->slots[i];
+		struct task_report *r = &c->ctx.shared->reports[i];
+		char path[64], buf[1024], *p;
+		unsigned long code = 0;
+		FILE *f;
+		int k;
+
+		if (s->host_pid <= 0 || s->role == ROLE_ZOMBIE || s->role == ROLE_THREAD)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", s->host_pid);
+		f = fopen(path, "re");
+		buf[0] = 0;
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f))
+				buf[0] = 0;
+			fclose(f);
+		}
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X')
+			continue;
+		/* Field 52 of stat is the wait status of a zombie. */
+		for (k = 3; p && k <= 52; k++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			code = strtoul(p + 1, NULL, 10);
+		if (!r->msg[0]) {
+			r->pid = s->pid;
+			r->stage = te->start;
+			if (code & 0x7f)
+				snprintf(r->msg, sizeof(r->msg), "died: killed by signal %lu (%s)", code & 0x7f,
+					 strsignal(code & 0x7f));
+			else
+				snprintf(r->msg, sizeof(r->msg), "died: exited with status %lu", (code >> 8) & 0xff);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Wait for a drain.  An abort, a dead task, the watchdog (no event for
+ * --watchdog) or --timeout end it; breakpoints stop in it. */
 static int controller_wait(struct controller *c, int32_t limit)
 {
 	struct task_entries *te = &c->ctx.shared->te;
+	const struct restore_opts *o = c->ctx.opts;
 
 	for (;;) {
 		int ret = wait_in_progress_held(te, limit, WAIT_SLICE_NS);
+		uint64_t now = now_ns(), seq;
 
 		if (ret == BARRIER_WAIT_DONE)
 			return 0;
@@ -384,14 +449,40 @@ static int controller_wait(struct controller *c, int32_t limit)
 		if (ret == BARRIER_WAIT_HELD) {
 			if (handle_holds(c))
 				return -1;
+			c->progress_ns = now_ns();	/* a stop is not a hang */
 			continue;
 		}
-		if (child_gone(c)) {
+		if (c->caught.nr)
+			catch_poll(&c->caught);
+		if (child_gone(c) || find_dead_task(c)) {
 			barrier_abort(te, getpid(), ROLE_CONTROLLER, ECHILD);
 			return -1;
 		}
 		if (c->stepper && !c->detached)
 			stepper_tick(c->stepper, &c->ctx);
+		seq = barrier_events_written(te);
+		if (seq != c->progress_seq) {
+			c->progress_seq = seq;
+			c->progress_ns = now;
+		}
+		if (o->timeout_ms && now > c->deadline_ns) {
+			c->hung = HUNG_TIMEOUT;
+			return -1;
+		}
+		if (o->watchdog_ms && now - c->progress_ns > o->watchdog_ms * 1000000ull) {
+			struct stop_event st = { .kind = STOP_HANG, .bp = -1, .slot = -1 };
+
+			if (c->stepper && !c->detached && isatty(0)) {
+				/* Interactive: stop and let the user look; going on
+				 * re-arms the watchdog. */
+				if (stop(c, &st))
+					return -1;
+				c->progress_ns = now_ns();
+				continue;
+			}
+			c->hung = HUNG_WATCHDOG;
+			return -1;
+		}
 	}
 }
 
@@ -478,10 +569,19 @@ static void kill_tree(struct controller *c)
 	}
 }
 
+static const char *const fault_names[] = { "none", "fail", "hang", "crash", "slow", "exit" };
+
 static void report_failure(struct controller *c)
 {
 	struct shared_area *sh = c->ctx.shared;
 	uint32_t i;
+
+	/* An injected fault is the first failure; what followed is cascade. */
+	if (sh->te.fault_hit.pid && sh->te.fault_hit.kind > 0 && sh->te.fault_hit.kind <= FAULT_EXIT) {
+		error("restore failed: task %d at stage %s: injected %s", sh->te.fault_hit.pid,
+		      stage_name(sh->te.fault_hit.stage), fault_names[(int)sh->te.fault_hit.kind]);
+		return;
+	}
 
 	for (i = 0; i < sh->te.nr_slots; i++) {
 		struct task_report *r = &sh->reports[i];
@@ -560,6 +660,52 @@ static int wait_tree(struct controller *c)
 	return WEXITSTATUS(c->child_status);
 }
 
+static int detach_reaper(struct controller *c);
+
+/* The hang report comes first, while the tree is still there to look at. */
+static void print_hang(struct controller *c)
+{
+	printf("Hang: no progress for %.1f s%s\n", (now_ns() - c->progress_ns) / 1e9,
+	       c->hung == HUNG_TIMEOUT ? " (--timeout expired)" : " (watchdog)");
+	hang_report(stdout, &c->ctx);
+	c->culprit = hang_culprit(&c->ctx);
+}
+
+/* --keep: every restored task stopped, left for a debugger. */
+static void keep_tree(struct controller *c)
+{
+	struct task_entries *te = &c->ctx.shared->te;
+	uint32_t i;
+
+	restore_refresh_host_pids(&c->ctx);
+	for (i = 0; i < te->nr_slots; i++) {
+		if (te->slots[i].host_pid <= 0 || te->slots[i].role == ROLE_THREAD)
+			continue;
+		kill(te->slots[i].host_pid, SIGSTOP);
+		printf("kept: %s %d is pid %d here, stopped\n", role_name(te->slots[i].role),
+		       te->slots[i].pid, te->slots[i].host_pid);
+	}
+	fflush(stdout);
+	if (c->reaper)
+		detach_reaper(c);
+}
+
+/* Arm --inject faults in the shared area before anything runs. */
+static void arm_faults(struct controller *c)
+{
+	const struct restore_opts *o = c->ctx.opts;
+	struct task_entries *te = &c->ctx.shared->te;
+	uint32_t i;
+
+	for (i = 0; i < o->nr_faults && i < BARRIER_NR_FAULTS; i++) {
+		te->faults[i].kind = o->faults[i].kind;
+		te->faults[i].stage = o->faults[i].stage;
+		te->faults[i].pid = o->faults[i].pid < 0 ? (int32_t)c->ctx.set->tasks[0].pid : o->faults[i].pid;
+		te->faults[i].ms = o->faults[i].ms;
+	}
+	__atomic_store_n(&te->nr_faults, i, __ATOMIC_RELEASE);
+}
+
 /* Scripts arm their breakpoints before anything happens; then the
  * controller's first switch (ROOT_TASK, before the root exists). */
 static int start_protocol(struct controller *c)
@@ -613,6 +759,9 @@ int restore_run(const struct restore_opts *opts)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx))
 		goto out_shared;
+	arm_faults(&c);
+	c.progress_ns = now_ns();
+	c.deadline_ns = c.progress_ns + opts->timeout_ms * 1000000ull;
 	trace_clock_start(&c.ctx.shared->te);
 	/* One line for a failure: the controller's first error is kept and
 	 * said once, with the stage, by report_failure(). */
@@ -621,17 +770,25 @@ int restore_run(const struct restore_opts *opts)
 		catch_release(&c.caught);
 		log_capture(NULL, 0);
 		c.failed_stage = c.ctx.shared->te.start;
+		if (c.hung)
+			print_hang(&c);
 		barrier_abort(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER, ECANCELED);
-		kill_tree(&c);
+		if (opts->keep)
+			keep_tree(&c);
+		else
+			kill_tree(&c);
 		stage_fail(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER);
 		print_results(&c);
 		if (c.killed)
 			error("restore killed at stage %s (by a command)", stage_name(c.failed_stage));
+		else if (c.hung)
+			error("restore hung at stage %s: task %d is stuck (%s)", stage_name(c.failed_stage),
+			      c.culprit, c.hung == HUNG_TIMEOUT ? "--timeout expired" : "watchdog");
 		else
 			report_failure(&c);
 		end_stop(&c, STOP_FAILED);
 		ret = c.stepper ? stepper_finish(c.stepper) : EXIT_OK;
-		ret = ret == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
+		ret = ret == EXIT_USAGE ? EXIT_USAGE : c.hung ? EXIT_HANG : EXIT_FAIL;
 		goto out_shared;
 	}
 	log_capture(NULL, 0);

@@ -28,6 +28,12 @@ static void restore_usage(FILE *f)
 		"                     previous command's stop; with --batch, once the script is\n"
 		"                     exhausted the restore runs to its end)\n"
 		"  --cli              the line interface even when stdin is not a terminal\n"
+		"  --watchdog SECS    a barrier with no progress for SECS is a hang (default 5, 0 off):\n"
+		"                     stop (interactive) or report and exit 3 (batch)\n"
+		"  --timeout SECS     the whole restore; past it, report and exit 3\n"
+		"  --keep             leave a hung or failed tree stopped for a debugger (pids printed)\n"
+		"  --inject KIND:task=PID|root|any:stage=STAGE   fault injection, repeatable;\n"
+		"                     KIND: fail, hang, crash, slow:MS, exit\n"
 		"  --cpu-cap fpu|none refuse (default) or accept images whose CPU state this CPU\n"
 		"                     lacks; with none that state is dropped (as CRIU's --cpu-cap)\n"
 		"Without --detach crstep waits for the restored root and exits with its status.\n"
@@ -38,9 +44,66 @@ static void restore_usage(FILE *f)
 
 static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct stepper_opts *so);
 
+static int parse_seconds(const char *arg, unsigned *ms)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || v < 0 || v > 86400)
+		return -1;
+	*ms = (unsigned)(v * 1000 + 0.5);
+	return 0;
+}
+
+/* KIND[:MS]:task=PID|root|any:stage=STAGE */
+static int parse_fault(const char *arg, struct restore_fault *f)
+{
+	static const char *const kinds[] = { NULL, "fail", "hang", "crash", "slow", "exit" };
+	char buf[128], *tok, *save = NULL;
+	int i, have_task = 0;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	f->kind = FAULT_NONE;
+	f->stage = STAGE_UNKNOWN;
+	f->pid = FAULT_ANY_PID;
+	f->ms = 0;
+	tok = strtok_r(buf, ":", &save);
+	for (i = 1; tok && i <= FAULT_EXIT; i++)
+		if (!strcmp(tok, kinds[i]))
+			f->kind = i;
+	if (f->kind == FAULT_NONE)
+		goto bad;
+	if (f->kind == FAULT_SLOW) {
+		tok = strtok_r(NULL, ":", &save);
+		if (!tok || (f->ms = strtoul(tok, NULL, 10)) == 0)
+			goto bad;
+	}
+	while ((tok = strtok_r(NULL, ":", &save))) {
+		if (!strncmp(tok, "task=", 5)) {
+			have_task = 1;
+			if (!strcmp(tok + 5, "root"))
+				f->pid = -1;
+			else if (!strcmp(tok + 5, "any"))
+				f->pid = FAULT_ANY_PID;
+			else if ((f->pid = atoi(tok + 5)) <= 0)
+				goto bad;
+		} else if (!strncmp(tok, "stage=", 6)) {
+			f->stage = stage_by_name(tok + 6);
+		} else {
+			goto bad;
+		}
+	}
+	if (!have_task || f->stage < 0 || f->stage == CR_STATE_COMPLETE)
+		goto bad;
+	return 0;
+bad:
+	return error("--inject: '%s': want KIND:task=PID|root|any:stage=STAGE with KIND fail, hang, crash, "
+		     "slow:MS or exit, and a stage before COMPLETE", arg);
+}
+
 int cmd_restore(int argc, char **argv)
 {
-	struct restore_opts o = { .protocol = PROTO_DEFAULT };
+	struct restore_opts o = { .protocol = PROTO_DEFAULT, .watchdog_ms = 5000 };
 	struct stepper_opts so = { .out = stdout };
 	const char **ex;
 	int c, ret;
@@ -78,6 +141,10 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 		{ "stats", no_argument, NULL, 's' },
 		{ "cpu-cap", required_argument, NULL, 'C' },
 		{ "cli", no_argument, NULL, 'L' },
+		{ "watchdog", required_argument, NULL, 'W' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "keep", no_argument, NULL, 'K' },
+		{ "inject", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -110,6 +177,19 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 			o.cpu_cap_none = !strcmp(optarg, "none");
 			break;
 		case 'L': so->cli = 1; break;
+		case 'K': o.keep = 1; break;
+		case 'W':
+		case 'T':
+			if (parse_seconds(optarg, c == 'W' ? &o.watchdog_ms : &o.timeout_ms)) {
+				error("--%s: '%s' is not a number of seconds", c == 'W' ? "watchdog" : "timeout", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'I':
+			if (o.nr_faults == BARRIER_NR_FAULTS || parse_fault(optarg, &o.faults[o.nr_faults]))
+				return EXIT_USAGE;
+			o.nr_faults++;
+			break;
 		case 'b': o.batch = 1; break;
 		case 'd': o.detach = 1; break;
 		case 'p': o.pidfile = optarg; break;
