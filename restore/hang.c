@@ -112,9 +112,9 @@ void hang_report(FILE *out, struct restore_ctx *ctx)
 			continue;
 		if (!finisher && !switcher)
 			continue;
-		fprintf(out, "  %s %d: %s%s\n", role_name(s->role), s->pid,
+		fprintf(out, "  %s %d: %s%s%s\n", role_name(s->role), s->pid,
 			finisher ? "has not finished " : "has not switched to ",
-			stage_name(finisher ? stage : next));
+			stage_name(finisher ? stage : next), s->gate ? " (held at a breakpoint)" : "");
 		describe(out, s, age);
 	}
 	fprintf(out, "Arrived:\n");

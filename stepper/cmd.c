@@ -439,6 +439,7 @@ static const struct info_entry {
 	{ "barrier", NULL, info_barrier, "the current stage: count, participants, arrived, outstanding" },
 	{ "breakpoints", "b", info_breakpoints, "the breakpoints, with their hits" },
 	{ "display", NULL, info_display, "the display expressions" },
+	{ "hang", NULL, info_hang, "who the current barrier waits for, and what the kernel says of them" },
 	{ "protocol", NULL, info_protocol, "the protocol variant's table" },
 	{ "switches", NULL, info_switches, "every switch so far: performer, count set, time" },
 	{ "tasks", NULL, info_tasks, "every participant: stage, what it waits on, /proc state" },
@@ -469,7 +470,7 @@ static int cmd_info(struct stepper *s, int argc, const char **argv, const char *
 		}
 	}
 	if (n == 0)
-		return cmd_error(s, "info: unknown subject '%s' (barrier, breakpoints, display, protocol, switches, "
+		return cmd_error(s, "info: unknown subject '%s' (barrier, breakpoints, display, hang, protocol, switches, "
 				 "tasks)", argv[1]);
 	if (n > 1)
 		return cmd_error(s, "info: ambiguous '%s': %s", argv[1], names);
@@ -608,7 +609,7 @@ static const struct cmd_entry cmd_table[] = {
 	{ "expect", NULL, 1, -1, CMD_EXPR | CMD_EXPR_MESSAGE, "expect EXPR [MESSAGE]",
 	  "print TAP `ok N - MESSAGE` when EXPR holds, `not ok` otherwise (exit 1 at the end)", cmd_expect },
 	{ "help", "h", 0, 1, 0, "help [COMMAND]", "list the commands, or explain one", cmd_help },
-	{ "info", "i", 1, 1, 0, "info tasks|barrier|switches|breakpoints|protocol|display",
+	{ "info", "i", 1, 1, 0, "info tasks|barrier|switches|breakpoints|protocol|display|hang",
 	  "show the state of the restore", cmd_info },
 	{ "kill", "k", 0, 0, CMD_NOREPEAT, "kill", "abort the restore cleanly (exit 2)", cmd_kill },
 	{ "next", "n", 0, 0, 0, "next", "resume until the next stage switch", cmd_next },

@@ -304,6 +304,12 @@ void info_breakpoints(struct stepper *s)
 		fprintf(s->out, "(a %s is in progress)\n", s->stepping == BP_ANY_EVENT ? "step" : "next");
 }
 
+/* The watchdog's report, on demand (restore/hang.c). */
+void info_hang(struct stepper *s)
+{
+	hang_report(s->out, s->ctx);
+}
+
 void info_protocol(struct stepper *s)
 {
 	const struct protocol *p = s->ctx->proto;

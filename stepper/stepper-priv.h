@@ -47,6 +47,7 @@ struct stepper {
 	int nr_script, cap_script, next_line;
 	struct cli *cli;
 	int cli_eof;
+	struct tui *tui;	/* opts.tui: the full-screen UI, made at the first stop */
 
 	/* The stop being handled (valid only inside stepper_stop). */
 	struct restore_ctx *ctx;
@@ -105,6 +106,7 @@ void info_barrier(struct stepper *s);
 void info_switches(struct stepper *s);
 void info_breakpoints(struct stepper *s);
 void info_protocol(struct stepper *s);
+void info_hang(struct stepper *s);
 void info_display(struct stepper *s);
 
 #endif
