@@ -1,0 +1,116 @@
+#!/bin/sh
+# faults.sh: fault injection and hang diagnosis on real restores.
+#
+# The matrix: for each image set, every stage a participant leaves, every
+# participant, and each of fail, hang, crash: the restore ends within the
+# watchdog + 2 s with the documented exit code (2 failed, 3 hung), one line
+# names the task and the stage, nothing restored survives (no process in
+# another pid namespace is left), and the images are unchanged.
+. "$(dirname "$0")/../lib.sh"
+
+WATCHDOG=1
+
+no_restored() {
+	mine=$(readlink /proc/self/ns/pid)
+	i=0
+	while [ $i -lt 100 ]; do
+		left=
+		for p in /proc/[0-9]*; do
+			ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
+			[ "$ns" = "$mine" ] || left="$left ${p#/proc/}"
+		done
+		[ -z "$left" ] && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "# left:$left"
+	return 1
+}
+
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+
+# one_case FX NAME PID STAGE KIND
+one_case() {
+	fx=$1 name=$2 pid=$3 stage=$4 kind=$5
+	case $kind in hang) want=3 ;; *) want=2 ;; esac
+	sh "$fx/prepare.sh" >/dev/null 2>&1
+	t0=$(ms_now)
+	"$CRSTEP" restore "$fx/images" --batch --watchdog $WATCHDOG \
+		--inject "$kind:task=$pid:stage=$stage" >"$TMP/out" 2>"$TMP/err"
+	st=$?
+	el=$(($(ms_now) - t0))
+	line=$(tail -1 "$TMP/err")
+	[ $st -eq $want ] && [ $el -le $((WATCHDOG * 1000 + 2000)) ] &&
+		echo "$line" | grep -q "task $pid" && echo "$line" | grep -q "stage $stage" && no_restored
+	ok $? "$name: $kind in $pid at $stage: exit $st in ${el} ms: $line"
+	if [ "$kind" = hang ] && [ $st -eq 3 ]; then
+		# The report names the task with what the kernel says of it.
+		grep -q "^  [a-z]* $pid: has not" "$TMP/out" && grep -q "wchan sigsuspend" "$TMP/out" &&
+			grep -q "syscall 130" "$TMP/out"
+		ok $? "$name: the hang report shows $pid's wchan and syscall"
+	fi
+}
+
+# matrix FX NAME VARIANT: every stage of the variant a task can be stuck in
+# (COMPLETE aside: nobody finishes it), for every pid in pids.txt.
+matrix() {
+	fx=$1 name=$2 variant=$3
+	sum=$(cat "$fx"/images/* | md5sum)
+	stages="ROOT_TASK PREPARE_NAMESPACES FORKING RESTORE RESTORE_SIGCHLD RESTORE_CREDS"
+	[ "$variant" = pre-restorer ] && stages="$stages PRE_RESTORER"
+	for pid in $(grep -v '^#' "$fx/pids.txt" | awk '{ print $1 }'); do
+		for stage in $stages; do
+			# Only the root takes part in the first two stages.
+			case $stage in ROOT_TASK | PREPARE_NAMESPACES)
+				grep -v '^#' "$fx/pids.txt" | head -1 | grep -q "^$pid " || continue ;;
+			esac
+			for kind in fail hang crash; do
+				one_case "$fx" "$name" "$pid" "$stage" "$kind"
+			done
+		done
+	done
+	[ "$(cat "$fx"/images/* | md5sum)" = "$sum" ]
+	ok $? "$name: the images are unchanged"
+}
+
+LOCAL=$TMP/local-counter
+if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
+	matrix "$LOCAL" counter criu4
+
+	# slow arrives late but arrives: the restore completes.
+	sh "$LOCAL/prepare.sh" >/dev/null 2>&1
+	root=$(grep -v '^#' "$LOCAL/pids.txt" | awk 'NR == 1 { print $1 }')
+	expect_run 0 "slow:300 at FORKING: the restore completes" "$CRSTEP" restore "$LOCAL/images" --batch \
+		--detach --pidfile "$TMP/pid" --inject "slow:300:task=root:stage=FORKING"
+	sleep 0.6
+	sh "$LOCAL/check.sh" "$(cat "$TMP/pid")" >"$TMP/check" 2>&1
+	ok $? "slow: the counter continues: $(cat "$TMP/check")"
+	kill -KILL "$(cat "$TMP/pid")" 2>/dev/null
+
+	# exit: an unexpected clean exit is a failure too.
+	one_case "$LOCAL" counter "$root" RESTORE exit
+
+	# --keep: a hung tree is left stopped, its pids printed.
+	sh "$LOCAL/prepare.sh" >/dev/null 2>&1
+	"$CRSTEP" restore "$LOCAL/images" --batch --watchdog 1 --keep \
+		--inject "hang:task=root:stage=FORKING" >"$TMP/out" 2>"$TMP/err"
+	st=$?
+	kept=$(sed -n 's/^kept: .* is pid \([0-9]*\) here, stopped$/\1/p' "$TMP/out" | head -1)
+	[ $st -eq 3 ] && [ -n "$kept" ] && [ "$(awk '{ print $3 }' "/proc/$kept/stat" 2>/dev/null)" = T ]
+	ok $? "--keep: the hung root is left stopped (pid $kept, exit $st)"
+	[ -n "$kept" ] && kill -KILL "$kept" 2>/dev/null
+	no_restored
+	ok $? "--keep: killing the kept task ends its namespace"
+
+	# Usage errors.
+	expect_run 4 "--inject with an unknown kind is a usage error" \
+		"$CRSTEP" restore "$LOCAL/images" --inject "boom:task=root:stage=FORKING"
+	expect_run 4 "--inject without a stage is a usage error" \
+		"$CRSTEP" restore "$LOCAL/images" --inject "fail:task=root"
+	expect_run 4 "--watchdog needs a number" "$CRSTEP" restore "$LOCAL/images" --watchdog soon
+else
+	ok 1 "made a local counter image set with crstep dump"
+	sed 's/^/# /' "$TMP/mk"
+fi
+
+done_testing
