@@ -129,6 +129,7 @@ void shmem_close(struct restore_ctx *ctx);
  * the restorer unmapped from each process, then detached. */
 struct catch_set {
 	uint64_t shared, shared_len;	/* the shared area, unmapped from each task */
+	long tasks_vcsw;		/* voluntary context switches of the restored threads */
 	size_t nr;
 	struct caught {
 		pid_t tid, tgid;	/* as crstep sees them */

@@ -227,6 +227,24 @@ static int unmap_restorer(struct catch_set *cs, struct caught *t)
 	return inject_munmap(t, start, start, len);
 }
 
+/* voluntary_ctxt_switches of a thread, from /proc. */
+static long thread_vcsw(pid_t tgid, pid_t tid)
+{
+	char path[80], line[128];
+	long n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", tgid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 int catch_finish(struct catch_set *cs)
 {
 	size_t i;
@@ -234,6 +252,10 @@ int catch_finish(struct catch_set *cs)
 	for (i = 0; i < cs->nr; i++)
 		if (stop_at_sigreturn(&cs->t[i]))
 			return -1;
+	/* Every thread stands at the end of its restore: what it cost them. */
+	cs->tasks_vcsw = 0;
+	for (i = 0; i < cs->nr; i++)
+		cs->tasks_vcsw += thread_vcsw(cs->t[i].tgid, cs->t[i].tid);
 	/* Every thread is past the blob now: one munmap per process. */
 	for (i = 0; i < cs->nr; i++)
 		if (cs->t[i].tid == cs->t[i].tgid && unmap_restorer(cs, &cs->t[i]))
