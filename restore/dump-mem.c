@@ -1,4 +1,4 @@
-/* dump-mem.c: mm-PID.img, pagemap-PID.img and pages-1.img of a stopped task.
+/* dump-mem.c: mm-PID.img, pagemap-PID.img and pages-N.img of a stopped task.
  *
  * VMAs come from /proc/PID/smaps and are classified as CRIU 4.2 does
  * (proc_parse.c, mem.c): [vvar] and [vvar_vclock] become one VVAR VMA, the
@@ -103,6 +103,41 @@ static int parse_smaps(pid_t pid, struct smaps_vma **out, size_t *nr)
 	return 0;
 }
 
+/* MAP_SHARED: no pages in the task's pagemap.  A shmem object (memfd, or
+ * an anonymous shared area, "/dev/zero (deleted)") is dumped as a memfd,
+ * as CRIU 4.2 does when it can; a file is reopened by name, O_RDWR when
+ * the mapping may write it. */
+static int vma_shared(pid_t pid, struct dump_files *files, const struct smaps_vma *sv, VmaEntry *e)
+{
+	char mf[128];
+	uint32_t id;
+	int shmem = !strncmp(sv->path, "/memfd:", 7) || !strcmp(sv->path, "/dev/zero (deleted)") ||
+		    !strcmp(sv->path, "/dev/zero");
+
+	if (!sv->ino || sv->path[0] != '/')
+		return error("dump %d: VMA %lx-%lx %s is a shared mapping of a kind not supported",
+			     pid, sv->start, sv->end, sv->path[0] ? sv->path : "(anonymous)");
+	if (has_vmflag(sv, "ht"))
+		return error("dump %d: VMA %lx-%lx is hugetlb: not supported", pid, sv->start, sv->end);
+	if (!shmem && strstr(sv->path, " (deleted)"))
+		return error("dump %d: VMA %lx-%lx maps a deleted file %s: not supported",
+			     pid, sv->start, sv->end, sv->path);
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, sv->start, sv->end);
+	if (shmem ? files_memfd(files, mf, sv->path, &id) : files_special(files, mf, sv->path, &id))
+		return -1;
+	e->flags = MAP_SHARED;
+	if (has_vmflag(sv, "lo"))
+		e->flags |= MAP_LOCKED;
+	e->madv = vma_madv(sv);
+	e->has_madv = e->madv != 0;
+	e->status = VMA_AREA_REGULAR | VMA_FILE_SHARED | (shmem ? VMA_AREA_MEMFD : 0);
+	e->shmid = id;
+	e->pgoff = sv->pgoff;
+	e->has_fdflags = 1;
+	e->fdflags = sv->perms[1] == 'w' ? O_RDWR : O_RDONLY;
+	return 0;
+}
+
 static int vma_fill(pid_t pid, struct dump_files *files, const struct smaps_vma *sv, VmaEntry *e)
 {
 	int anon = !sv->ino && (!sv->path[0] || sv->path[0] == '[');
@@ -113,8 +148,7 @@ static int vma_fill(pid_t pid, struct dump_files *files, const struct smaps_vma 
 	e->prot = (sv->perms[0] == 'r' ? PROT_READ : 0) | (sv->perms[1] == 'w' ? PROT_WRITE : 0) |
 		  (sv->perms[2] == 'x' ? PROT_EXEC : 0);
 	if (sv->perms[3] != 'p')
-		return error("dump %d: VMA %lx-%lx %s is a shared mapping: not supported yet",
-			     pid, sv->start, sv->end, sv->path[0] ? sv->path : "(anonymous)");
+		return vma_shared(pid, files, sv, e);
 	e->flags = MAP_PRIVATE;
 	if (has_vmflag(sv, "gd"))
 		e->flags |= MAP_GROWSDOWN;
@@ -223,7 +257,7 @@ static int scan_pages(pid_t pid, int pm_fd, const VmaEntry *e, uint64_t zero_pfn
 	uint32_t flags = PE_PRESENT;
 	uint64_t *pme;
 
-	if (!(e->status & VMA_AREA_REGULAR) || (e->status & VMA_AREA_VVAR))
+	if (!(e->status & VMA_AREA_REGULAR) || (e->status & (VMA_AREA_VVAR | VMA_FILE_SHARED)))
 		return 0;
 	if ((e->flags & MAP_ANONYMOUS) && !(e->flags & MAP_LOCKED) && !(e->status & VMA_AREA_VDSO))
 		flags |= PE_LAZY;
@@ -363,15 +397,15 @@ int mm_collect(struct seized *s, struct dump_files *files, const char *stat_fiel
 }
 
 /* pagemap-PID.img's entries were made above; here their bytes go into
- * pages-1.img, back to back in entry order. */
-int mm_write_pages(struct seized *s, struct dump_mm *m, const char *dir)
+ * pages-N.img, back to back in entry order. */
+int mm_write_pages(struct seized *s, struct dump_mm *m, const char *dir, uint32_t pages_id)
 {
 	char path[512];
 	static char buf[1 << 20];
 	size_t i;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/pages-1.img", dir);
+	snprintf(path, sizeof(path), "%s/pages-%u.img", dir, pages_id);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return error("dump %d: cannot create %s: %s", s->pid, path, strerror(errno));

@@ -220,7 +220,15 @@ int inject_prepare(struct seized *s)
 	if (ret < 0 && ret > -4096)
 		return error("dump %d: mmap of a scratch page in the task failed: %s", s->pid, strerror(-ret));
 	s->scratch = ret;
+	s->scratch_owner = 1;
 	return 0;
+}
+
+void inject_share(struct seized *s, const struct seized *leader)
+{
+	s->syscall_ip = leader->syscall_ip;
+	s->scratch = leader->scratch;
+	s->scratch_owner = 0;
 }
 
 /* From a syscall-exit stop back into get_signal(): see the top comment. */
@@ -249,6 +257,8 @@ int inject_finish(struct seized *s)
 {
 	long ret;
 
+	if (s->scratch && !s->scratch_owner)
+		s->scratch = 0;
 	if (s->scratch) {
 		if (inject_syscall(s, SYS_munmap, s->scratch, 4096, 0, 0, 0, 0, &ret))
 			return -1;
@@ -259,10 +269,19 @@ int inject_finish(struct seized *s)
 	return back_to_signal_stop(s);
 }
 
+void reap_traced(struct seized *s)
+{
+	int sig;
+
+	/* As tracer we see the death first; then the parent can reap it. */
+	while (wait_stop(s, &sig) != STOP_GONE)
+		ptrace(PTRACE_CONT, s->pid, NULL, NULL);
+}
+
 int release_task(struct seized *s, int kill_it)
 {
 	struct iovec iov = { s->xstate, s->xstate_len };
-	int ret = 0, sig;
+	int ret = 0;
 
 	if (s->scratch && !kill_it)
 		inject_finish(s);	/* best effort on an error path */
@@ -278,9 +297,7 @@ int release_task(struct seized *s, int kill_it)
 	if (kill_it) {
 		if (kill(s->pid, SIGKILL))
 			return error("dump %d: cannot kill the task: %s", s->pid, strerror(errno));
-		/* As tracer we see the death first; then the parent can reap it. */
-		while (wait_stop(s, &sig) != STOP_GONE)
-			ptrace(PTRACE_CONT, s->pid, NULL, NULL);
+		reap_traced(s);
 		return ret;
 	}
 	if (ptrace(PTRACE_DETACH, s->pid, NULL, (void *)(long)s->stray_signal))

@@ -1,17 +1,23 @@
-/* dump.c: `crstep dump`: write CRIU 4.2 images of one live single-threaded
- * process, the way `criu dump -t PID` lays them out.
+/* dump.c: `crstep dump`: write CRIU 4.2 images of a live process tree,
+ * the way `criu dump -t PID` lays them out.
  *
  * Order (each step needs the one before):
- *   1. check from /proc that the task is something crstep can dump
- *      (one thread, no children, our namespaces, no seccomp);
- *   2. seize and interrupt it, keep its registers and xstate;
- *   3. read what only the task itself can tell (itimers, sigactions,
- *      sigaltstack, prctl values, brk) by injecting syscalls into it;
- *   4. unmap the scratch page and put the registers back, then read the
- *      memory layout, so that the injection leaves no trace in mm-PID;
- *   5. write every image, then SIGKILL the task (criu's default) or detach.
+ *   1. walk the tree depth first from the root (task/TID/children of every
+ *      thread), seizing and interrupting every thread of a process before
+ *      listing its children, so that the whole tree is frozen before
+ *      anything of it is read; zombies are only read from /proc;
+ *   2. per process, in pstree order: read what only the task itself can
+ *      tell (itimers, sigactions, brk, and per thread sigaltstack, prctl
+ *      values) by injecting syscalls, the leader's scratch page shared by
+ *      its threads; then the memory layout (so the injection leaves no
+ *      trace in mm-PID), the fds and cwd/root, in CRIU's file id order;
+ *   3. write every image, then SIGKILL the tree (criu's default) or put
+ *      the registers back and detach.
  * Ids are numbered like CRIU: the inventory's root_ids are the dumper's own
- * (1), the task's kernel objects get 2, namespaces 1..8 in CRIU's order. */
+ * (1), each process's kernel objects get 2, 3, ... unless kcmp(2) finds
+ * them shared with an earlier process; namespaces 1..8 in CRIU's order;
+ * pages-N in dump order, a shared memory object before the task that
+ * first maps it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cpuid.h>
+#include <dirent.h>
+#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/random.h>
@@ -124,6 +132,12 @@ static unsigned long long status_hex(const char *status, const char *key)
 
 int img_write(const char *dir, const char *file, const char *type, ProtobufCMessage **msgs, size_t nr)
 {
+	return img_write_extra(dir, file, type, msgs, nr, NULL, NULL);
+}
+
+int img_write_extra(const char *dir, const char *file, const char *type, ProtobufCMessage **msgs,
+		    size_t nr, uint8_t *const *extra, const size_t *extra_len)
+{
 	const struct img_desc *d = img_desc_by_name(type);
 	char path[512];
 	uint32_t magic[2];
@@ -149,6 +163,8 @@ int img_write(const char *dir, const char *file, const char *type, ProtobufCMess
 		fwrite(&len, sizeof(len), 1, f);
 		fwrite(buf, 1, len, f);
 		free(buf);
+		if (extra && extra_len[i])
+			fwrite(extra[i], 1, extra_len[i], f);
 	}
 	if (ferror(f) | fclose(f))
 		return error("dump: cannot write %s: %s", path, strerror(errno));
@@ -217,21 +233,13 @@ static int read_task_info(pid_t pid, struct task_info *ti)
 static int check_dumpable(pid_t pid, const struct task_info *ti, int seized)
 {
 	static const char *const ns[] = { "pid", "net", "ipc", "uts", "time", "mnt", "user", "cgroup" };
-	char path[64], v[64], kids[256];
+	char path[64], v[64];
 	struct stat a, b;
 	size_t i;
 
-	if (status_field(ti->status, "Threads", v, sizeof(v)) || atoi(v) != 1)
-		return error("dump %d: the task has %s threads: crstep dump handles one thread only", pid, v);
-	snprintf(path, sizeof(path), "task/%d/children", pid);
-	if (proc_read(pid, path, kids, sizeof(kids)) < 0)
-		return -1;
-	if (kids[0])
-		return error("dump %d: the task has children (%s): crstep dump handles one process only",
-			     pid, strtok(kids, "\n"));
 	/* Once seized the task shows 't' (tracing stop) itself. */
 	switch (seized ? 0 : ti->stat_fields[3][0]) {
-	case 'Z': case 'X':
+	case 'X':
 		return error("dump %d: the task is dead", pid);
 	case 'T': case 't':
 		return error("dump %d: the task is stopped: not supported", pid);
@@ -250,15 +258,37 @@ static int check_dumpable(pid_t pid, const struct task_info *ti, int seized)
 	return 0;
 }
 
+/* A thread's own view: task/TID/status (mask, creds) and comm. */
+static int read_thread_info(pid_t pid, pid_t tid, struct task_info *ti)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "task/%d/status", tid);
+	if (proc_read(pid, name, ti->status, sizeof(ti->status)) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "task/%d/comm", tid);
+	if (proc_read(pid, name, ti->comm, sizeof(ti->comm)) < 0)
+		return -1;
+	ti->comm[strcspn(ti->comm, "\n")] = 0;
+	return 0;
+}
+
 /* ---- what only the task can tell (injected syscalls) ------------------- */
 
+/* Per process, asked of the leader. */
 struct injected {
 	struct itimerval itimers[3];
 	struct { uint64_t handler, flags, restorer, mask; } sa[65];
+	int child_subreaper;
+	long dumpable, brk;
+};
+
+/* Per thread, asked of each thread: these live in the task_struct. */
+struct thread_injected {
 	struct { uint64_t sp; int32_t flags, pad; uint64_t size; } sas;
 	uint64_t clear_tid;
-	int child_subreaper, pdeath_sig;
-	long securebits, dumpable, brk;
+	int pdeath_sig;
+	long securebits;
 };
 
 static int inject_read(struct seized *s, long nr, unsigned long a1, unsigned long a2,
@@ -273,12 +303,10 @@ static int inject_read(struct seized *s, long nr, unsigned long a1, unsigned lon
 	return out ? task_mem_read(s, s->scratch, out, len) : 0;
 }
 
-static int inject_all(struct seized *s, struct injected *in)
+static int inject_process(struct seized *s, struct injected *in)
 {
 	int sig, i;
 
-	if (inject_prepare(s))
-		return -1;
 	for (i = 0; i < 3; i++)
 		if (inject_read(s, SYS_getitimer, i, s->scratch, 0, 0, &in->itimers[i], sizeof(in->itimers[i])))
 			return -1;
@@ -288,17 +316,25 @@ static int inject_all(struct seized *s, struct injected *in)
 		if (inject_read(s, SYS_rt_sigaction, sig, 0, s->scratch, 8, &in->sa[sig], sizeof(in->sa[sig])))
 			return -1;
 	}
-	if (inject_read(s, SYS_sigaltstack, 0, s->scratch, 0, 0, &in->sas, sizeof(in->sas)) ||
-	    inject_read(s, SYS_prctl, PR_GET_CHILD_SUBREAPER, s->scratch, 0, 0, &in->child_subreaper, sizeof(int)) ||
-	    inject_read(s, SYS_prctl, PR_GET_PDEATHSIG, s->scratch, 0, 0, &in->pdeath_sig, sizeof(int)) ||
-	    inject_read(s, SYS_prctl, PR_GET_TID_ADDRESS, s->scratch, 0, 0, &in->clear_tid, sizeof(uint64_t)) ||
-	    inject_syscall(s, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0, &in->securebits) ||
+	if (inject_read(s, SYS_prctl, PR_GET_CHILD_SUBREAPER, s->scratch, 0, 0, &in->child_subreaper, sizeof(int)) ||
 	    inject_syscall(s, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0, &in->dumpable) ||
 	    inject_syscall(s, SYS_brk, 0, 0, 0, 0, 0, 0, &in->brk))
 		return -1;
-	if (in->securebits < 0 || in->dumpable < 0)
+	if (in->dumpable < 0)
 		return error("dump %d: prctl in the task failed", s->pid);
-	return inject_finish(s);
+	return 0;
+}
+
+static int inject_thread(struct seized *s, struct thread_injected *in)
+{
+	if (inject_read(s, SYS_sigaltstack, 0, s->scratch, 0, 0, &in->sas, sizeof(in->sas)) ||
+	    inject_read(s, SYS_prctl, PR_GET_PDEATHSIG, s->scratch, 0, 0, &in->pdeath_sig, sizeof(int)) ||
+	    inject_read(s, SYS_prctl, PR_GET_TID_ADDRESS, s->scratch, 0, 0, &in->clear_tid, sizeof(uint64_t)) ||
+	    inject_syscall(s, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0, &in->securebits))
+		return -1;
+	if (in->securebits < 0)
+		return error("dump %d: prctl in the task failed", s->pid);
+	return 0;
 }
 
 /* ---- core-PID.img ------------------------------------------------------- */
@@ -447,8 +483,16 @@ static int signal_queue(pid_t pid, int shared, SignalQueueEntry **out)
 
 		if (n < 0)
 			return error("dump %d: PTRACE_PEEKSIGINFO: %s", pid, strerror(errno));
-		if (n == 0)
+		if (n == 0) {
+			/* The array joins the others released by dump_free_all(). */
+			SiginfoEntry **all = dump_zalloc((q->n_signals + 1) * sizeof(*all));
+
+			if (q->n_signals)
+				memcpy(all, q->signals, q->n_signals * sizeof(*all));
+			free(q->signals);
+			q->signals = all;
 			return 0;
+		}
 		e = dump_zalloc(sizeof(*e));
 		siginfo_entry__init(e);
 		e->siginfo.len = sizeof(si);
@@ -535,7 +579,7 @@ static TaskCoreEntry *core_tc(pid_t pid, const struct task_info *ti, const struc
 	return tc;
 }
 
-static CredsEntry *core_creds(const struct task_info *ti, const struct injected *in)
+static CredsEntry *core_creds(const struct task_info *ti, const struct thread_injected *in)
 {
 	CredsEntry *c = dump_zalloc(sizeof(*c));
 	static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
@@ -579,7 +623,8 @@ static CredsEntry *core_creds(const struct task_info *ti, const struct injected 
 	return c;
 }
 
-static ThreadCoreEntry *core_thread(pid_t pid, const struct task_info *ti, const struct injected *in)
+static ThreadCoreEntry *core_thread(pid_t pid, const struct task_info *ti, const struct thread_injected *in,
+				    int same_cgroup)
 {
 	ThreadCoreEntry *th = dump_zalloc(sizeof(*th));
 	ThreadSasEntry *sas = dump_zalloc(sizeof(*sas));
@@ -631,41 +676,245 @@ static ThreadCoreEntry *core_thread(pid_t pid, const struct task_info *ti, const
 	rs->rseq_abi_size = rseq.size;
 	rs->signature = rseq.sig;
 	th->rseq_entry = rs;
-	if (ti->same_cgroup) {
+	if (same_cgroup) {
 		th->has_cg_set = 1;
 		th->cg_set = 1;
 	}
 	return th;
 }
 
-static int write_core(struct seized *s, const char *dir, const struct task_info *ti,
-		      const struct injected *in)
-{
-	CoreEntry core = CORE_ENTRY__INIT;
-	ThreadInfoX86 *tix = dump_zalloc(sizeof(*tix));
-	char name[64];
+/* ---- the tree ------------------------------------------------------------ */
 
-	thread_info_x86__init(tix);
-	tix->clear_tid_addr = in->clear_tid;
-	tix->gpregs = core_gpregs(&s->regs);
-	if (core_fpregs(s, &tix->fpregs) || core_tls(s->pid, tix))
-		return -1;
-	core.mtype = CORE_ENTRY__MARCH__X86_64;
-	core.thread_info = tix;
-	core.tc = core_tc(s->pid, ti, in);
-	core.thread_core = core_thread(s->pid, ti, in);
-	if (!core.tc || !core.thread_core)
-		return -1;
-	snprintf(name, sizeof(name), "core-%d.img", s->pid);
-	return img_write(dir, name, "CORE", (ProtobufCMessage *[]){ MSG(&core) }, 1);
+struct dump_thread {
+	struct seized s;
+	struct task_info *ti;		/* task/TID/status and comm */
+	struct thread_injected in;
+};
+
+struct dump_proc {
+	pid_t pid, ppid;
+	int zombie;
+	struct task_info *ti;
+	size_t nr_threads;
+	struct dump_thread *th;		/* th[0] is the leader */
+	struct injected in;
+	/* task_kobj_ids: shared objects (kcmp) share an id, as CRIU's kid tree */
+	uint32_t vm_id, files_id, fs_id, sighand_id;
+	int files_owner;		/* the first process with its files table */
+	uint32_t pages_id, cwd_id, root_id;
+	struct dump_mm m;
+	FdinfoEntry **fdinfo;
+	size_t nr_fd;
+};
+
+struct dump_tree {
+	size_t nr, cap;
+	struct dump_proc *p;
+};
+
+static int thread_known(const struct dump_proc *p, pid_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_threads; i++)
+		if (p->th[i].s.pid == tid)
+			return 1;
+	return 0;
 }
 
-/* ---- the small images ----------------------------------------------------- */
+static struct dump_thread *thread_add(struct dump_proc *p, pid_t tid)
+{
+	struct dump_thread *t;
 
-static void ids_fill(TaskKobjIdsEntry *ids, uint32_t own)
+	p->th = realloc(p->th, (p->nr_threads + 1) * sizeof(*p->th));
+	if (!p->th)
+		die(EXIT_FAIL, "out of memory");
+	t = &p->th[p->nr_threads++];
+	memset(t, 0, sizeof(*t));
+	t->s.pid = tid;
+	t->s.mem_fd = -1;
+	return t;
+}
+
+/* Seize every thread, the leader first; list again until a pass finds no
+ * new one, since a running thread may clone until it is stopped. */
+static int seize_threads(struct dump_proc *p)
+{
+	char path[64];
+	int found = 1;
+
+	if (!p->nr_threads && seize_task(&thread_add(p, p->pid)->s))
+		return -1;
+	while (found) {
+		struct dirent *de;
+		DIR *d;
+
+		found = 0;
+		snprintf(path, sizeof(path), "/proc/%d/task", p->pid);
+		d = opendir(path);
+		if (!d)
+			return error("dump %d: cannot list %s: %s", p->pid, path, strerror(errno));
+		while ((de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+
+			if (tid <= 0 || thread_known(p, tid))
+				continue;
+			found = 1;
+			if (seize_task(&thread_add(p, tid)->s)) {
+				closedir(d);
+				return -1;
+			}
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+static struct dump_proc *proc_add(struct dump_tree *t, pid_t pid, pid_t ppid)
+{
+	struct dump_proc *p;
+
+	if (t->nr == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		t->p = realloc(t->p, t->cap * sizeof(*t->p));
+		if (!t->p)
+			die(EXIT_FAIL, "out of memory");
+	}
+	p = &t->p[t->nr++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->ppid = ppid;
+	p->ti = calloc(1, sizeof(*p->ti));
+	if (!p->ti)
+		die(EXIT_FAIL, "out of memory");
+	return p;
+}
+
+/* Depth first, parents before children, as CRIU's pstree: a parent is
+ * frozen before its children are listed, so it cannot fork a new one. */
+static int collect_tree(struct dump_tree *t, pid_t pid, pid_t ppid)
+{
+	size_t me = t->nr, i;
+	struct dump_proc *p = proc_add(t, pid, ppid);
+	char name[64], kids[4096], *tok, *save = NULL;
+	pid_t child[256];
+	int nr_child = 0;
+
+	/* A zombie keeps only its stat and comm readable. */
+	if (proc_read(pid, "stat", p->ti->stat, sizeof(p->ti->stat)) < 0 || split_stat(pid, p->ti) ||
+	    proc_read(pid, "comm", p->ti->comm, sizeof(p->ti->comm)) < 0)
+		return -1;
+	p->ti->comm[strcspn(p->ti->comm, "\n")] = 0;
+	if (p->ti->stat_fields[3][0] == 'Z') {
+		p->zombie = 1;
+		return 0;
+	}
+	if (read_task_info(pid, p->ti) || check_dumpable(pid, p->ti, 0) || seize_threads(p))
+		return -1;
+	for (i = 0; i < p->nr_threads; i++) {
+		snprintf(name, sizeof(name), "task/%d/children", p->th[i].s.pid);
+		if (proc_read(pid, name, kids, sizeof(kids)) < 0)
+			return -1;
+		for (tok = strtok_r(kids, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			if (nr_child == (int)(sizeof(child) / sizeof(child[0])))
+				return error("dump %d: more than %d children: not supported", pid, nr_child);
+			child[nr_child++] = atoi(tok);
+		}
+	}
+	for (i = 0; i < (size_t)nr_child; i++)
+		if (collect_tree(t, child[i], t->p[me].pid))
+			return -1;
+	return 0;
+}
+
+/* ---- per process, all frozen ---------------------------------------------- */
+
+static int inject_proc(struct dump_proc *p)
+{
+	struct seized *leader = &p->th[0].s;
+	size_t i;
+
+	if (inject_prepare(leader) || inject_process(leader, &p->in) || inject_thread(leader, &p->th[0].in))
+		return -1;
+	for (i = 1; i < p->nr_threads; i++) {
+		inject_share(&p->th[i].s, leader);
+		if (inject_thread(&p->th[i].s, &p->th[i].in) || inject_finish(&p->th[i].s))
+			return -1;
+	}
+	/* The leader unmaps the page last: the others used it too. */
+	return inject_finish(leader);
+}
+
+/* kcmp(2) types: 0 VM, 2 FILES, 3 FS, 4 SIGHAND (linux/kcmp.h). */
+static uint32_t kobj_id(const struct dump_tree *t, size_t me, int type, size_t field, uint32_t *next)
+{
+	size_t i;
+
+	for (i = 0; i < me; i++) {
+		const struct dump_proc *o = &t->p[i];
+
+		if (!o->zombie && syscall(SYS_kcmp, o->pid, t->p[me].pid, type, 0, 0) == 0)
+			return *(const uint32_t *)((const char *)o + field);
+	}
+	return ++*next;
+}
+
+static int proc_path_id(struct dump_files *files, pid_t pid, const char *what, uint32_t *id)
+{
+	char link[64], name[512];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/%s", pid, what);
+	n = readlink(link, name, sizeof(name) - 1);
+	if (n < 0)
+		return error("dump %d: cannot read %s: %s", pid, link, strerror(errno));
+	name[n] = 0;
+	return files_fs(files, link, name, id);
+}
+
+static int collect_proc(struct dump_tree *t, size_t me, struct dump_files *files, uint32_t next[4])
+{
+	struct dump_proc *p = &t->p[me];
+	char thp[16] = "1";
+	size_t i;
+
+	if (read_task_info(p->pid, p->ti) || check_dumpable(p->pid, p->ti, 1))
+		return -1;
+	for (i = 0; i < p->nr_threads; i++) {
+		p->th[i].ti = calloc(1, sizeof(*p->th[i].ti));
+		if (!p->th[i].ti)
+			die(EXIT_FAIL, "out of memory");
+		if (read_thread_info(p->pid, p->th[i].s.pid, p->th[i].ti))
+			return -1;
+	}
+	if (inject_proc(p))
+		return -1;
+	p->vm_id = kobj_id(t, me, 0, offsetof(struct dump_proc, vm_id), &next[0]);
+	p->files_id = kobj_id(t, me, 2, offsetof(struct dump_proc, files_id), &next[1]);
+	p->fs_id = kobj_id(t, me, 3, offsetof(struct dump_proc, fs_id), &next[2]);
+	p->sighand_id = kobj_id(t, me, 4, offsetof(struct dump_proc, sighand_id), &next[3]);
+	p->files_owner = p->files_id == next[1];
+	status_field(p->ti->status, "THP_enabled", thp, sizeof(thp));
+	/* Order of file ids as CRIU: mappings + exe, fds, then cwd and root;
+	 * a shared memory object met in the mappings takes a pages id first. */
+	if (mm_collect(&p->th[0].s, files, p->ti->stat_fields, p->in.brk, p->in.dumpable, !atoi(thp), &p->m))
+		return -1;
+	p->pages_id = ++files->next_pages_id;
+	if (p->files_owner && files_dump_fds(files, p->pid, &p->fdinfo, &p->nr_fd))
+		return -1;
+	return proc_path_id(files, p->pid, "cwd", &p->cwd_id) ||
+	       proc_path_id(files, p->pid, "root", &p->root_id) ? -1 : 0;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+static void ids_fill(TaskKobjIdsEntry *ids, uint32_t vm, uint32_t files, uint32_t fs, uint32_t sighand)
 {
 	task_kobj_ids_entry__init(ids);
-	ids->vm_id = ids->files_id = ids->fs_id = ids->sighand_id = own;
+	ids->vm_id = vm;
+	ids->files_id = files;
+	ids->fs_id = fs;
+	ids->sighand_id = sighand;
 	/* CRIU's namespace order: pid net ipc uts time mnt user cgroup. */
 	ids->has_pid_ns_id = 1; ids->pid_ns_id = 1;
 	ids->has_net_ns_id = 1; ids->net_ns_id = 2;
@@ -692,7 +941,7 @@ static int write_inventory(const char *dir, int same_cgroup)
 	snprintf(uuid, sizeof(uuid), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
 		 r[13], r[14], r[15]);
-	ids_fill(&root, 1);	/* the dumper's own objects, as CRIU's prepare_inventory() */
+	ids_fill(&root, 1, 1, 1, 1);	/* the dumper's own objects, as CRIU's prepare_inventory() */
 	inv.img_version = 2;
 	inv.has_fdinfo_per_id = 1;
 	inv.fdinfo_per_id = 1;
@@ -712,38 +961,38 @@ static int write_inventory(const char *dir, int same_cgroup)
 	return img_write(dir, "inventory.img", "INVENTORY", (ProtobufCMessage *[]){ MSG(&inv) }, 1);
 }
 
-static int write_small(pid_t pid, const char *dir, const struct task_info *ti,
-		       uint32_t cwd_id, uint32_t root_id)
+static int write_pstree(const char *dir, const struct dump_tree *t)
 {
-	PstreeEntry ps = PSTREE_ENTRY__INIT;
-	TaskKobjIdsEntry ids;
-	FsEntry fs = FS_ENTRY__INIT;
+	ProtobufCMessage **msgs = dump_zalloc(t->nr * sizeof(*msgs));
+	size_t i, j;
+
+	for (i = 0; i < t->nr; i++) {
+		const struct dump_proc *p = &t->p[i];
+		PstreeEntry *ps = dump_zalloc(sizeof(*ps));
+
+		pstree_entry__init(ps);
+		ps->pid = p->pid;
+		ps->ppid = p->ppid;
+		ps->pgid = strtoul(p->ti->stat_fields[5], NULL, 10);
+		ps->sid = strtoul(p->ti->stat_fields[6], NULL, 10);
+		/* A zombie has no threads left to list; CRIU records its pid. */
+		ps->n_threads = p->zombie ? 1 : p->nr_threads;
+		ps->threads = dump_zalloc(ps->n_threads * sizeof(*ps->threads));
+		ps->threads[0] = p->pid;
+		for (j = 1; j < p->nr_threads; j++)
+			ps->threads[j] = p->th[j].s.pid;
+		msgs[i] = MSG(ps);
+	}
+	return img_write(dir, "pstree.img", "PSTREE", msgs, t->nr);
+}
+
+static int write_globals(const char *dir)
+{
 	SeccompEntry sc = SECCOMP_ENTRY__INIT;
 	TimensEntry tn = TIMENS_ENTRY__INIT;
 	TimespecEntry mono = TIMESPEC_ENTRY__INIT, boot = TIMESPEC_ENTRY__INIT;
 	struct timespec ts;
-	uint32_t thread = pid;
-	char name[64];
 
-	ps.pid = pid;
-	ps.ppid = 0;
-	ps.pgid = strtoul(ti->stat_fields[5], NULL, 10);
-	ps.sid = strtoul(ti->stat_fields[6], NULL, 10);
-	ps.n_threads = 1;
-	ps.threads = &thread;
-	if (img_write(dir, "pstree.img", "PSTREE", (ProtobufCMessage *[]){ MSG(&ps) }, 1))
-		return -1;
-	ids_fill(&ids, 2);
-	snprintf(name, sizeof(name), "ids-%d.img", pid);
-	if (img_write(dir, name, "IDS", (ProtobufCMessage *[]){ MSG(&ids) }, 1))
-		return -1;
-	fs.cwd_id = cwd_id;
-	fs.root_id = root_id;
-	fs.has_umask = 1;
-	fs.umask = ti->umask;
-	snprintf(name, sizeof(name), "fs-%d.img", pid);
-	if (img_write(dir, name, "FS", (ProtobufCMessage *[]){ MSG(&fs) }, 1))
-		return -1;
 	if (img_write(dir, "seccomp.img", "SECCOMP", (ProtobufCMessage *[]){ MSG(&sc) }, 1))
 		return -1;
 	/* CRIU records the clocks at dump time so that a restore into a new
@@ -759,89 +1008,197 @@ static int write_small(pid_t pid, const char *dir, const struct task_info *ti,
 	return img_write(dir, "timens-0.img", "TIMENS", (ProtobufCMessage *[]){ MSG(&tn) }, 1);
 }
 
-static int write_mm(pid_t pid, const char *dir, struct dump_mm *m)
+/* CRIU's dump_one_zombie(): the task core and nothing else. */
+static int write_zombie(const char *dir, const struct dump_proc *p)
+{
+	CoreEntry core = CORE_ENTRY__INIT;
+	TaskCoreEntry *tc = dump_zalloc(sizeof(*tc));
+	char name[64];
+
+	task_core_entry__init(tc);
+	tc->task_state = TASK_DEAD;
+	tc->exit_code = strtoul(p->ti->stat_fields[52], NULL, 10);
+	tc->personality = p->ti->personality;
+	tc->comm = dump_strdup(p->ti->comm);
+	core.mtype = CORE_ENTRY__MARCH__X86_64;
+	core.tc = tc;
+	snprintf(name, sizeof(name), "core-%d.img", p->pid);
+	return img_write(dir, name, "CORE", (ProtobufCMessage *[]){ MSG(&core) }, 1);
+}
+
+/* One core per thread; only the leader's has the task core (tc). */
+static int write_core(const char *dir, const struct dump_proc *p, size_t i)
+{
+	const struct dump_thread *t = &p->th[i];
+	CoreEntry core = CORE_ENTRY__INIT;
+	ThreadInfoX86 *tix = dump_zalloc(sizeof(*tix));
+	char name[64];
+
+	thread_info_x86__init(tix);
+	tix->clear_tid_addr = t->in.clear_tid;
+	tix->gpregs = core_gpregs(&t->s.regs);
+	if (core_fpregs(&t->s, &tix->fpregs) || core_tls(t->s.pid, tix))
+		return -1;
+	core.mtype = CORE_ENTRY__MARCH__X86_64;
+	core.thread_info = tix;
+	if (i == 0) {
+		core.tc = core_tc(p->pid, p->ti, &p->in);
+		if (!core.tc)
+			return -1;
+		core.tc->blk_sigset = status_hex(t->ti->status, "SigBlk");
+	}
+	core.thread_core = core_thread(t->s.pid, t->ti, &t->in, p->ti->same_cgroup);
+	if (!core.thread_core)
+		return -1;
+	if (i) {
+		core.thread_core->has_blk_sigset = 1;
+		core.thread_core->blk_sigset = status_hex(t->ti->status, "SigBlk");
+	}
+	snprintf(name, sizeof(name), "core-%d.img", t->s.pid);
+	return img_write(dir, name, "CORE", (ProtobufCMessage *[]){ MSG(&core) }, 1);
+}
+
+static int write_mm(const char *dir, const struct dump_proc *p)
 {
 	PagemapHead head = PAGEMAP_HEAD__INIT;
 	ProtobufCMessage **msgs;
 	char name[64];
 	size_t i;
-	int ret;
 
-	snprintf(name, sizeof(name), "mm-%d.img", pid);
-	if (img_write(dir, name, "MM", (ProtobufCMessage *[]){ MSG(m->mm) }, 1))
+	snprintf(name, sizeof(name), "mm-%d.img", p->pid);
+	if (img_write(dir, name, "MM", (ProtobufCMessage *[]){ MSG(p->m.mm) }, 1))
 		return -1;
-	head.pages_id = 1;
-	msgs = dump_zalloc((m->nr_pagemap + 1) * sizeof(*msgs));
+	head.pages_id = p->pages_id;
+	msgs = dump_zalloc((p->m.nr_pagemap + 1) * sizeof(*msgs));
 	msgs[0] = MSG(&head);
-	for (i = 0; i < m->nr_pagemap; i++)
-		msgs[i + 1] = MSG(m->pagemap[i]);
-	snprintf(name, sizeof(name), "pagemap-%d.img", pid);
-	ret = img_write(dir, name, "PAGEMAP", msgs, m->nr_pagemap + 1);
-	return ret;
+	for (i = 0; i < p->m.nr_pagemap; i++)
+		msgs[i + 1] = MSG(p->m.pagemap[i]);
+	snprintf(name, sizeof(name), "pagemap-%d.img", p->pid);
+	return img_write(dir, name, "PAGEMAP", msgs, p->m.nr_pagemap + 1);
+}
+
+static int write_proc(const char *dir, struct dump_proc *p)
+{
+	TaskKobjIdsEntry ids;
+	FsEntry fs = FS_ENTRY__INIT;
+	char name[64];
+	size_t i;
+
+	if (p->zombie)
+		return write_zombie(dir, p);
+	ids_fill(&ids, p->vm_id, p->files_id, p->fs_id, p->sighand_id);
+	snprintf(name, sizeof(name), "ids-%d.img", p->pid);
+	if (img_write(dir, name, "IDS", (ProtobufCMessage *[]){ MSG(&ids) }, 1))
+		return -1;
+	fs.cwd_id = p->cwd_id;
+	fs.root_id = p->root_id;
+	fs.has_umask = 1;
+	fs.umask = p->ti->umask;
+	snprintf(name, sizeof(name), "fs-%d.img", p->pid);
+	if (img_write(dir, name, "FS", (ProtobufCMessage *[]){ MSG(&fs) }, 1))
+		return -1;
+	for (i = 0; i < p->nr_threads; i++)
+		if (write_core(dir, p, i))
+			return -1;
+	if (write_mm(dir, p) || mm_write_pages(&p->th[0].s, &p->m, dir, p->pages_id))
+		return -1;
+	if (!p->files_owner)
+		return 0;
+	snprintf(name, sizeof(name), "fdinfo-%u.img", p->files_id);
+	return img_write(dir, name, "FDINFO", (ProtobufCMessage **)p->fdinfo, p->nr_fd);
 }
 
 /* ---- the whole dump ------------------------------------------------------ */
 
-static int collect_and_write(struct seized *s, const char *dir, struct task_info *ti)
+static int collect_and_write(struct dump_tree *t, const char *dir)
 {
 	struct dump_files files = { 0 };
-	struct dump_mm m = { 0 };
-	struct injected in;
-	FdinfoEntry **fdinfo = NULL;
-	size_t nr_fd = 0, i;
-	uint32_t cwd_id, root_id;
-	char link[64], name[512], thp[16] = "1";
-	ssize_t n;
+	uint32_t next[4] = { 1, 1, 1, 1 };	/* 1 is the dumper's own */
+	size_t i;
 	int ret = -1;
 
-	memset(&in, 0, sizeof(in));
-	if (inject_all(s, &in))
+	for (i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie && collect_proc(t, i, &files, next))
+			goto out;
+	if (write_inventory(dir, t->p[0].ti->same_cgroup) || write_pstree(dir, t))
 		goto out;
-	status_field(ti->status, "THP_enabled", thp, sizeof(thp));
-	/* Order of file ids as CRIU: mappings + exe, fds, then cwd and root. */
-	if (mm_collect(s, &files, ti->stat_fields, in.brk, in.dumpable, !atoi(thp), &m) ||
-	    files_dump_fds(&files, s->pid, &fdinfo, &nr_fd))
-		goto out;
-	snprintf(link, sizeof(link), "/proc/%d/cwd", s->pid);
-	n = readlink(link, name, sizeof(name) - 1);
-	if (n < 0) {
-		error("dump %d: cannot read %s: %s", s->pid, link, strerror(errno));
-		goto out;
-	}
-	name[n] = 0;
-	if (files_special(&files, link, name, &cwd_id))
-		goto out;
-	snprintf(link, sizeof(link), "/proc/%d/root", s->pid);
-	n = readlink(link, name, sizeof(name) - 1);
-	if (n < 0) {
-		error("dump %d: cannot read %s: %s", s->pid, link, strerror(errno));
-		goto out;
-	}
-	name[n] = 0;
-	if (files_special(&files, link, name, &root_id))
-		goto out;
-
-	if (write_inventory(dir, ti->same_cgroup) || write_small(s->pid, dir, ti, cwd_id, root_id) ||
-	    write_core(s, dir, ti, &in) || write_mm(s->pid, dir, &m) || mm_write_pages(s, &m, dir))
-		goto out;
+	for (i = 0; i < t->nr; i++)
+		if (write_proc(dir, &t->p[i]))
+			goto out;
 	if (img_write(dir, "files.img", "FILES", (ProtobufCMessage **)files.entries, files.nr) ||
-	    img_write(dir, "fdinfo-2.img", "FDINFO", (ProtobufCMessage **)fdinfo, nr_fd))
+	    files_write_pipes(&files, dir) || files_write_memfd(&files, dir) || write_globals(dir))
 		goto out;
-	info("dump %d: %zu VMAs, %zu pagemap entries, %zu files, %zu fds written to %s", s->pid,
-	     m.mm->n_vmas, m.nr_pagemap, files.nr, nr_fd, dir);
+	info("dump %d: %zu tasks, %zu files written to %s", t->p[0].pid, t->nr, files.nr, dir);
 	ret = 0;
 out:
-	free(m.pagemap);
+	for (i = 0; i < t->nr; i++)
+		free(t->p[i].m.pagemap);
 	free(files.entries);
 	free(files.special);
-	(void)i;
+	free(files.fdref);
+	free(files.pipes);
+	files_close_memfd(&files);
 	return ret;
+}
+
+/* Kill every process (criu's default after a dump), then wait for each
+ * traced thread to be gone, the leader last: its exit is reported only
+ * once its other threads are reaped. */
+static void kill_tree(struct dump_tree *t)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->nr; i++)
+		if (!t->p[i].zombie && kill(t->p[i].pid, SIGKILL))
+			error("dump %d: cannot kill the task: %s", t->p[i].pid, strerror(errno));
+	for (i = 0; i < t->nr; i++) {
+		struct dump_proc *p = &t->p[i];
+
+		for (j = p->nr_threads; j-- > 0;) {
+			if (p->th[j].s.mem_fd >= 0)
+				close(p->th[j].s.mem_fd);
+			p->th[j].s.mem_fd = -1;
+			reap_traced(&p->th[j].s);
+		}
+	}
+}
+
+/* Let go: registers back, detach; a thread not yet stopped is let go too. */
+static int release_tree(struct dump_tree *t)
+{
+	size_t i, j;
+	int ret = 0;
+
+	for (i = 0; i < t->nr; i++)
+		for (j = t->p[i].nr_threads; j-- > 0;) {
+			struct seized *s = &t->p[i].th[j].s;
+
+			if (s->xstate_len || s->mem_fd >= 0) {
+				if (release_task(s, 0))
+					ret = -1;
+			} else {
+				ptrace(PTRACE_DETACH, s->pid, NULL, NULL);
+			}
+		}
+	return ret;
+}
+
+static void free_tree(struct dump_tree *t)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->nr; i++) {
+		for (j = 0; j < t->p[i].nr_threads; j++)
+			free(t->p[i].th[j].ti);
+		free(t->p[i].th);
+		free(t->p[i].ti);
+	}
+	free(t->p);
 }
 
 int dump_task(const struct dump_opts *o)
 {
-	struct seized s = { .pid = o->pid, .mem_fd = -1 };
-	struct task_info *ti;
+	struct dump_tree t = { 0 };
 	char path[64];
 	int ret;
 
@@ -850,29 +1207,18 @@ int dump_task(const struct dump_opts *o)
 		return error("dump: no process with pid %d", o->pid);
 	if (mkdir(o->dir, 0755) && errno != EEXIST)
 		return error("dump: cannot create %s: %s", o->dir, strerror(errno));
-	ti = calloc(1, sizeof(*ti));
-	if (!ti)
-		die(EXIT_FAIL, "out of memory");
-	/* Checked before seizing, read again once stopped. */
-	if (read_task_info(o->pid, ti) || check_dumpable(o->pid, ti, 0)) {
-		free(ti);
-		return -1;
-	}
-	if (seize_task(&s)) {
-		/* Nothing was changed yet; a running tracee is let go by our exit. */
-		ptrace(PTRACE_DETACH, o->pid, NULL, NULL);
-		if (s.mem_fd >= 0)
-			close(s.mem_fd);
-		free(ti);
-		return -1;
-	}
-	ret = read_task_info(o->pid, ti) || check_dumpable(o->pid, ti, 1) ? -1 : 0;
+	/* Freeze the whole tree before reading anything of it. */
+	ret = collect_tree(&t, o->pid, 0);
+	if (!ret && t.p[0].zombie)
+		ret = error("dump %d: the task is a zombie", o->pid);
 	if (!ret)
-		ret = collect_and_write(&s, o->dir, ti);
-	/* A failed dump leaves the task running, as criu does. */
-	if (release_task(&s, !ret && !o->leave_running))
+		ret = collect_and_write(&t, o->dir);
+	/* A failed dump leaves the tasks running, as criu does. */
+	if (!ret && !o->leave_running)
+		kill_tree(&t);
+	else if (release_tree(&t))
 		ret = -1;
 	dump_free_all();
-	free(ti);
+	free_tree(&t);
 	return ret;
 }

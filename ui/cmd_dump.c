@@ -1,5 +1,5 @@
 /* cmd_dump.c: `crstep dump -t PID -D DIR [--leave-running]`: write CRIU
- * images of one live process (see restore/dump.c for what it handles). */
+ * images of a live process tree (see restore/dump.c for what it handles). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +11,9 @@
 
 static const char dump_usage[] =
 	"usage: crstep dump -t PID -D DIR [--leave-running]\n"
-	"  -t, --tree PID        the process to dump (one process, one thread)\n"
+	"  -t, --tree PID        the root of the process tree to dump\n"
 	"  -D, --images-dir DIR  where to write the images (created if missing)\n"
-	"  -R, --leave-running   leave the task running (default: kill it, as criu dump)\n";
+	"  -R, --leave-running   leave the tasks running (default: kill them, as criu dump)\n";
 
 int cmd_dump(int argc, char **argv)
 {
