@@ -51,6 +51,8 @@ enum resume_action {
 struct stepper_opts {
 	int batch;		/* --batch: no prompt; run the scripts, then go on */
 	int cli;		/* --cli: the line interface even if not on a tty */
+	int tui;		/* --tui, or a terminal without --cli/--batch:
+				   the full-screen UI (ui/tui.c) instead */
 	const char **ex;	/* -ex CMD, in order */
 	int nr_ex;
 	const char *script;	/* -x FILE */
@@ -126,5 +128,32 @@ struct cli;
 struct cli *cli_new(struct stepper *s, FILE *out);
 const char *cli_gets(struct cli *cli, const char *prompt);
 void cli_free(struct cli *cli);
+
+/* The full-screen UI (ui/tui.c), the line interface's stand-in when
+ * stepper_opts.tui is set.  The stepper hands it a view of the stop (or of
+ * the running restore) and takes command lines from it: single keys become
+ * the same commands the line interface runs (c -> "continue"), `:` opens a
+ * command line.  While the UI owns the screen the stepper prints into
+ * tui_out() and stderr is held; tui_end() gives the terminal back, replays
+ * the held stderr and prints what the last stop reported. */
+struct stepper_view {
+	struct restore_ctx *ctx;
+	const struct stop_event *stop;	/* NULL while the restore runs */
+	int user_bp;			/* user breakpoint stopped at (0-based), -1 */
+	int stepping;			/* BP_ANY_EVENT / BP_ANY_SWITCH pending, 0 */
+};
+
+#define TUI_TICK_NONE 0
+#define TUI_TICK_STOP 1		/* the user asked to stop (quit): stop at the next event */
+
+struct tui;
+/* NULL (with a message) when there is no terminal to take over. */
+struct tui *tui_new(struct stepper *s);
+FILE *tui_out(struct tui *t);
+void tui_stop(struct tui *t, const struct stepper_view *v);
+const char *tui_gets(struct tui *t, const struct stepper_view *v, const char *prompt);
+int tui_tick(struct tui *t, const struct stepper_view *v);
+void tui_end(struct tui *t);
+void tui_free(struct tui *t);
 
 #endif

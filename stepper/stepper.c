@@ -142,13 +142,14 @@ void stepper_free(struct stepper *s)
 		free(s->displays[i].text);
 	}
 	cli_free(s->cli);
+	tui_free(s->tui);
 	free(s->last_line);
 	free(s);
 }
 
 int stepper_active(const struct stepper *s)
 {
-	return s && (s->nr_script > 0 || s->opts.cli);
+	return s && (s->nr_script > 0 || s->opts.cli || s->opts.tui);
 }
 
 int cmd_error(struct stepper *s, const char *fmt, ...)
@@ -341,7 +342,7 @@ static void report_stop(struct stepper *s, int user_bp, int as_step)
 
 	switch (st->kind) {
 	case STOP_START:
-		if (!s->cli)
+		if (!s->cli && !s->tui)
 			break;
 		fprintf(s->out, "Restoring %zu task(s) from %s with protocol %s; stopped before the first switch.\n"
 			"Type `help` for the commands, `continue` to run.\n", s->ctx->set->nr_tasks,
@@ -409,6 +410,44 @@ static void show_displays(struct stepper *s)
 			stepper_show_display(s, i);
 }
 
+/* The full-screen UI (ui/tui.c) stands in for the line interface: it is
+ * made at the first stop that is shown, prints nothing itself (the
+ * stepper's output goes into it), and gives the terminal back at the last
+ * stop, before the engine waits for the restored tree. */
+static void tui_view(struct stepper *s, struct restore_ctx *ctx, struct stepper_view *v)
+{
+	v->ctx = ctx;
+	v->stop = s->stop;
+	v->user_bp = s->stop_user_bp;
+	v->stepping = s->stepping;
+}
+
+static void tui_stop_begin(struct stepper *s)
+{
+	struct stepper_view v;
+
+	if (s->opts.tui && !s->tui) {
+		s->tui = tui_new(s);
+		if (s->tui) {
+			s->out = tui_out(s->tui);
+		} else {
+			s->opts.tui = 0;	/* no terminal: the line interface */
+			s->opts.cli = 1;
+		}
+	}
+	if (!s->tui)
+		return;
+	tui_view(s, s->ctx, &v);
+	v.user_bp = -1;
+	tui_stop(s->tui, &v);
+}
+
+static void tui_stop_end(struct stepper *s)
+{
+	tui_end(s->tui);
+	s->out = s->opts.out ? s->opts.out : stdout;
+}
+
 const char *stepper_next_line(struct stepper *s, const char **origin, const char *prompt)
 {
 	const char *line;
@@ -418,6 +457,15 @@ const char *stepper_next_line(struct stepper *s, const char **origin, const char
 		return s->script[s->next_line++].text;
 	}
 	*origin = NULL;
+	if (s->tui) {
+		struct stepper_view v;
+
+		tui_view(s, s->ctx, &v);
+		line = s->cli_eof ? NULL : tui_gets(s->tui, &v, prompt);
+		if (!line)
+			s->cli_eof = 1;
+		return line;
+	}
 	if (!s->opts.cli || s->cli_eof)
 		return NULL;
 	if (!s->cli) {
@@ -477,7 +525,7 @@ static enum resume_action command_loop(struct stepper *s)
 		int r;
 
 		if (!line) {
-			if (s->opts.cli && s->cli_eof) {
+			if ((s->opts.cli || s->tui) && s->cli_eof) {
 				/* EOF at the prompt: quit; after COMPLETE that
 				 * leaves the restored tree running. */
 				fprintf(s->out, "quit\n");
@@ -547,6 +595,7 @@ enum resume_action stepper_stop(struct stepper *s, struct restore_ctx *ctx, cons
 	s->final = stop->kind == STOP_COMPLETE || stop->kind == STOP_FAILED;
 	if (!filter_stop(s, &user_bp, &as_step))
 		goto out;
+	tui_stop_begin(s);
 	/* Any stop ends a step. */
 	if (s->stepping) {
 		barrier_bp_set(stepper_te(s), STEPPER_BP_STEP, BP_NONE, -1, -1, 0);
@@ -571,6 +620,8 @@ enum resume_action stepper_stop(struct stepper *s, struct restore_ctx *ctx, cons
 	action = command_loop(s);
 out:
 	fflush(s->out);
+	if (s->tui && s->final)
+		tui_stop_end(s);
 	s->stop = NULL;
 	s->ctx = NULL;
 	return action;
@@ -592,6 +643,14 @@ int stepper_finish(struct stepper *s)
 
 void stepper_tick(struct stepper *s, struct restore_ctx *ctx)
 {
-	(void)s;
-	(void)ctx;
+	struct stepper_view v;
+
+	if (!s->tui)
+		return;
+	tui_view(s, ctx, &v);
+	/* q while it runs: stop at the next event, where the UI quits. */
+	if (tui_tick(s->tui, &v) == TUI_TICK_STOP && !s->stepping) {
+		s->stepping = BP_ANY_EVENT;
+		barrier_bp_set(&ctx->shared->te, STEPPER_BP_STEP, BP_ANY_EVENT, -1, -1, 0);
+	}
 }

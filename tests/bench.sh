@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 n=${BENCH_RUNS:-25}
 tmp=$(mktemp -d /tmp/crstep-bench.XXXXXX)
 trap 'rm -rf "$tmp" "$tmp.why"' EXIT
-fx=$(sh "$top/tests/counter-images.sh" "$tmp/counter") || exit 1
+fx=$(sh "$top/tests/fixture-images.sh" counter "$tmp/counter") || exit 1
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

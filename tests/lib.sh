@@ -43,3 +43,5 @@ done_testing() {
 	echo "1..$t_n"
 	[ "$t_failed" -eq 0 ]
 }
+
+. "$TOP/tests/lib-kill.sh"

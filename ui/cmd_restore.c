@@ -27,7 +27,9 @@ static void restore_usage(FILE *f)
 		"                     (-ex lines run first, then FILE; each line waits for the\n"
 		"                     previous command's stop; with --batch, once the script is\n"
 		"                     exhausted the restore runs to its end)\n"
-		"  --cli              the line interface even when stdin is not a terminal\n"
+		"  --cli              the line interface (not the full-screen UI), even when\n"
+		"                     stdin is not a terminal\n"
+		"  --tui              the full-screen UI (on /dev/tty if stdio is not a terminal)\n"
 		"  --watchdog SECS    a barrier with no progress for SECS is a hang (default 5, 0 off):\n"
 		"                     stop (interactive) or report and exit 3 (batch)\n"
 		"  --timeout SECS     the whole restore; past it, report and exit 3\n"
@@ -37,8 +39,9 @@ static void restore_usage(FILE *f)
 		"  --cpu-cap fpu|none refuse (default) or accept images whose CPU state this CPU\n"
 		"                     lacks; with none that state is dropped (as CRIU's --cpu-cap)\n"
 		"Without --detach crstep waits for the restored root and exits with its status.\n"
-		"On a terminal, without --batch, crstep stops before the first switch and gives\n"
-		"the (crstep) prompt.  Exit codes: 0 success, 1 an expect failed, 2 the restore\n"
+		"On a terminal, without --batch, crstep opens the full-screen UI, stopped before\n"
+		"the first switch (--cli: the (crstep) prompt instead).\n"
+		"Exit codes: 0 success, 1 an expect failed, 2 the restore\n"
 		"failed, 3 a hang or --timeout, 4 a usage or script error.\n");
 }
 
@@ -141,6 +144,7 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 		{ "stats", no_argument, NULL, 's' },
 		{ "cpu-cap", required_argument, NULL, 'C' },
 		{ "cli", no_argument, NULL, 'L' },
+		{ "tui", no_argument, NULL, 'U' },
 		{ "watchdog", required_argument, NULL, 'W' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "keep", no_argument, NULL, 'K' },
@@ -150,7 +154,7 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 	};
 	struct restore_opts o = *op;
 	struct stepper *s;
-	int c, ret;
+	int c, ret, cli = 0, tui = 0;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "bdhs", longopts, NULL)) != -1) {
@@ -176,7 +180,8 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 			}
 			o.cpu_cap_none = !strcmp(optarg, "none");
 			break;
-		case 'L': so->cli = 1; break;
+		case 'L': cli = 1; break;
+		case 'U': tui = 1; break;
 		case 'K': o.keep = 1; break;
 		case 'W':
 		case 'T':
@@ -209,8 +214,9 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 	}
 	o.dir = argv[optind];
 	so->batch = o.batch;
-	if (!o.batch && isatty(0))
-		so->cli = 1;
+	so->cli = cli || (!o.batch && isatty(0));
+	/* The full-screen UI on a terminal unless --cli; never with --batch. */
+	so->tui = !o.batch && !cli && (tui || (isatty(0) && isatty(1)));
 	s = stepper_new(so);
 	if (!s)
 		return EXIT_USAGE;

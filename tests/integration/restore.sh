@@ -66,8 +66,7 @@ restore_and_check() {
 	ok $? "$variant: the controller switches COMPLETE"
 	grep -q '"type": *"SWITCH"' "$TMP/trace.jsonl" && grep -q '"type": *"ARRIVE"' "$TMP/trace.jsonl"
 	ok $? "$variant: --trace wrote switch and arrival events"
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	gone "$pid"
+	kill_tree "$pid"
 	ok $? "$variant: the restored tree is gone after kill"
 }
 
@@ -144,8 +143,7 @@ else
 	sleep 0.6
 	sh "$CRIU_FX/check.sh" "$pid" >"$TMP/check" 2>&1
 	ok $? "CRIU fixture: the counter continues: $(cat "$TMP/check")"
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-	gone "$pid"
+	kill_tree "$pid"
 fi
 [ "$(cat "$CRIU_FX"/images/* | md5sum)" = "$md5_before" ]
 ok $? "CRIU fixture: the images were not modified"

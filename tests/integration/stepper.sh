@@ -224,7 +224,7 @@ rm -f "$TMP/pid" "$HOME/.crstep_history"
 # The check runs in the session: when its leader exits, the terminal's
 # hangup would reach the restored tree.
 python3 "$STEP/pty-session.py" "$STEP/session.criu4.txt" sh -c \
-	"'$CRSTEP' restore '$FX/images' --pidfile '$TMP/pid'; st=\$?; sleep 0.5; sh '$FX/check.sh' \$(cat '$TMP/pid'); kill -KILL \$(cat '$TMP/pid'); exit \$st" \
+	"'$CRSTEP' restore '$FX/images' --cli --pidfile '$TMP/pid'; st=\$?; sleep 0.5; sh '$FX/check.sh' \$(cat '$TMP/pid'); kill -KILL \$(cat '$TMP/pid'); exit \$st" \
 	>"$TMP/pty" 2>&1
 ok $? "pty: the session ends with exit 0" || sed 's/^/# /' "$TMP/pty" | tail -20
 grep -q '^Breakpoint 1: switch into FORKING' "$TMP/pty"

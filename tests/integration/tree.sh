@@ -10,12 +10,6 @@
 # CRIU images are restored too.
 . "$(dirname "$0")/../lib.sh"
 
-gone() {
-	i=0
-	while [ -e "/proc/$1" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	[ ! -e "/proc/$1" ]
-}
-
 no_restored() {
 	mine=$(readlink /proc/self/ns/pid)
 	i=0
@@ -44,8 +38,7 @@ restore_check() {
 	sleep 0.6
 	sh "$fx/check.sh" "$pid" >"$TMP/check" 2>&1
 	ok $? "$name/$variant: $(tail -1 "$TMP/check")"
-	kill -KILL "$pid" 2>/dev/null
-	gone "$pid" && no_restored
+	kill_tree "$pid" && no_restored
 	ok $? "$name/$variant: nothing of the tree is left after kill"
 }
 
