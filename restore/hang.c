@@ -136,9 +136,23 @@ int hang_culprit(struct restore_ctx *ctx)
 	int stage = te->start;
 	uint32_t i;
 
-	for (i = 0; stage >= 0 && i < te->nr_slots; i++)
-		if (protocol_role_finishes(ctx->proto, stage, te->slots[i].role) &&
-		    te->slots[i].stage_reached < stage)
-			return te->slots[i].pid;
-	return stage >= 0 ? te->slots[0].pid : 0;
+	int first = 0, pass;
+
+	/* An outstanding task that is itself waiting on the barrier's futex
+	 * (the root waiting for the others) is not the one to blame. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; stage >= 0 && i < te->nr_slots; i++) {
+			char path[64], wchan[128];
+
+			if (!protocol_role_finishes(ctx->proto, stage, te->slots[i].role) ||
+			    te->slots[i].stage_reached >= stage)
+				continue;
+			if (!first)
+				first = te->slots[i].pid;
+			snprintf(path, sizeof(path), "/proc/%d/wchan", te->slots[i].host_pid);
+			read_line(path, wchan, sizeof(wchan));
+			if (pass || !strstr(wchan, "futex"))
+				return te->slots[i].pid;
+		}
+	return first ? first : stage >= 0 ? te->slots[0].pid : 0;
 }

@@ -401,7 +401,9 @@ static int find_dead_task(struct controller *c)
 		FILE *f;
 		int k;
 
-		if (s->host_pid <= 0 || s->role == ROLE_ZOMBIE || s->role == ROLE_THREAD)
+		/* Zombies die by design once RESTORE is over, not before. */
+		if (s->host_pid <= 0 || s->role == ROLE_THREAD ||
+		    (s->role == ROLE_ZOMBIE && te->start >= CR_STATE_RESTORE_SIGCHLD))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/stat", s->host_pid);
 		f = fopen(path, "re");

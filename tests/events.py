@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""events.py PIDS TRACE VARIANT: check the recorded barrier events of a tree
-restore (crstep --trace JSON lines) against CRIU's protocol: the order of the
-switches, who performed each, the count each set, and which participants
-arrived at each stage before the switch out of it."""
+"""events.py PARTICIPANTS TRACE VARIANT: check the recorded barrier events of
+a tree restore (crstep --trace JSON lines) against CRIU's protocol: the order
+of the switches, who performed each, the count each set, and which
+participants arrived at each stage before the switch out of it.
+PARTICIPANTS is tests/participants.py's output: "PID ROLE" lines."""
 import json
 import sys
 
-pids_file, trace, variant = sys.argv[1:4]
-tasks = [int(l.split()[0]) for l in open(pids_file) if l.strip() and not l.startswith('#')]
-lines = [l.split() for l in open(pids_file) if l.strip() and not l.startswith('#')]
+parts_file, trace, variant = sys.argv[1:4]
+parts = [l.split() for l in open(parts_file) if l.strip()]
+tasks = [int(p) for p, _ in parts]
 root = tasks[0]
-procs = [int(l[0]) for l in lines if 'thread' not in ' '.join(l[1:])]
+procs = [int(p) for p, r in parts if r != 'thread']
 ev = [json.loads(l) for l in open(trace)]
 sw = [e for e in ev if e['type'] == 'SWITCH']
 arr = [e for e in ev if e['type'] == 'ARRIVE']

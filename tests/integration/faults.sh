@@ -51,31 +51,35 @@ one_case() {
 	fi
 }
 
-# matrix FX NAME VARIANT: every stage of the variant a task can be stuck in
-# (COMPLETE aside: nobody finishes it), for every pid in pids.txt.
+# matrix FX NAME: every stage each participant finishes or leaves under
+# criu4 (COMPLETE aside: nobody finishes it), for every participant.
 matrix() {
-	fx=$1 name=$2 variant=$3
+	fx=$1 name=$2
 	sum=$(cat "$fx"/images/* | md5sum)
-	stages="ROOT_TASK PREPARE_NAMESPACES FORKING RESTORE RESTORE_SIGCHLD RESTORE_CREDS"
-	[ "$variant" = pre-restorer ] && stages="$stages PRE_RESTORER"
-	for pid in $(grep -v '^#' "$fx/pids.txt" | awk '{ print $1 }'); do
+	python3 "$TOP/tests/participants.py" "$CRSTEP" "$fx/images" >"$TMP/parts" || {
+		ok 1 "$name: list the participants"
+		return
+	}
+	while read -r pid role; do
+		case $role in
+		root) stages="ROOT_TASK PREPARE_NAMESPACES FORKING RESTORE RESTORE_SIGCHLD RESTORE_CREDS" ;;
+		task) stages="FORKING RESTORE RESTORE_SIGCHLD RESTORE_CREDS" ;;
+		thread) stages="RESTORE RESTORE_SIGCHLD RESTORE_CREDS" ;;
+		zombie) stages="FORKING RESTORE" ;;
+		esac
 		for stage in $stages; do
-			# Only the root takes part in the first two stages.
-			case $stage in ROOT_TASK | PREPARE_NAMESPACES)
-				grep -v '^#' "$fx/pids.txt" | head -1 | grep -q "^$pid " || continue ;;
-			esac
 			for kind in fail hang crash; do
-				one_case "$fx" "$name" "$pid" "$stage" "$kind"
+				one_case "$fx" "$name" "$pid" "$stage" "$kind" </dev/null
 			done
 		done
-	done
+	done <"$TMP/parts"
 	[ "$(cat "$fx"/images/* | md5sum)" = "$sum" ]
 	ok $? "$name: the images are unchanged"
 }
 
 LOCAL=$TMP/local-counter
 if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
-	matrix "$LOCAL" counter criu4
+	matrix "$LOCAL" counter
 
 	# slow arrives late but arrives: the restore completes.
 	sh "$LOCAL/prepare.sh" >/dev/null 2>&1
@@ -112,5 +116,15 @@ else
 	ok 1 "made a local counter image set with crstep dump"
 	sed 's/^/# /' "$TMP/mk"
 fi
+
+# The matrix over trees, threads and zombies.
+for name in tree threads zombie; do
+	if sh "$TOP/tests/fixture-local.sh" "$name" "$TMP/$name" >"$TMP/mk" 2>&1; then
+		matrix "$TMP/$name" "$name"
+	else
+		ok 1 "$name: dumped here with crstep dump"
+		sed 's/^/# /' "$TMP/mk"
+	fi
+done
 
 done_testing

@@ -56,7 +56,8 @@ done
 
 # The tree's recorded events: counts, arrivals and performers of each switch.
 for v in criu4 legacy; do
-	python3 "$TOP/tests/events.py" "$TMP/tree/pids.txt" "$TMP/tree.$v.jsonl" "$v" >"$TMP/ev" 2>&1
+	python3 "$TOP/tests/participants.py" "$CRSTEP" "$TMP/tree/images" >"$TMP/parts" &&
+		python3 "$TOP/tests/events.py" "$TMP/parts" "$TMP/tree.$v.jsonl" "$v" >"$TMP/ev" 2>&1
 	ok $? "tree/$v: the recorded event sequence is CRIU's: $(tail -1 "$TMP/ev")"
 	[ -s "$TMP/ev" ] && sed 's/^/# /' "$TMP/ev" | head -30
 done
