@@ -143,6 +143,7 @@ int catch_interrupt(struct catch_set *cs);
 int catch_finish(struct catch_set *cs);
 void catch_release(struct catch_set *cs);
 uint32_t catch_poll(struct catch_set *cs);
+size_t catch_reap(struct catch_set *cs);
 
 /* hang.c: the report of a barrier that does not drain. */
 void hang_report(FILE *out, struct restore_ctx *ctx);

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "restore.h"
@@ -77,11 +78,27 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 	return 0;
 }
 
+/* Bounded: a thread group that died under us reports its leader only
+ * once the other threads are reaped (by us, their tracer), so a blocking
+ * wait for the leader could wait forever.  Poll, and give up after 5 s. */
 static int wait_stop(pid_t tid, int *status)
 {
-	while (waitpid(tid, status, __WALL) < 0)
-		if (errno != EINTR)
+	int i;
+	pid_t r;
+
+	for (i = 0; i < 50000; i++) {
+		r = waitpid(tid, status, WNOHANG | __WALL);
+		if (r == tid)
+			break;
+		if (r < 0 && errno != EINTR)
 			return error("thread %d: waitpid: %s", tid, strerror(errno));
+		/* Reap dead tracees of other threads meanwhile. */
+		while (waitpid(-1, NULL, WNOHANG | __WALL | __WNOTHREAD) > 0)
+			;
+		usleep(100);
+	}
+	if (i == 50000)
+		return error("thread %d: no ptrace stop within 5 s", tid);
 	if (WIFEXITED(*status) || WIFSIGNALED(*status))
 		return error("thread %d: died while being caught (status %#x)", tid, *status);
 	return 0;
@@ -309,12 +326,45 @@ void catch_release(struct catch_set *cs)
 
 		if (!t->seized)
 			continue;
-		if (ptrace(PTRACE_DETACH, t->tid, 0, 0) && errno == ESRCH &&
-		    !ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) && waitpid(t->tid, &status, __WALL) == t->tid &&
-		    WIFSTOPPED(status))
-			ptrace(PTRACE_DETACH, t->tid, 0, 0);
-		/* Dead already: collect what the tracer is owed. */
-		waitpid(t->tid, &status, WNOHANG | __WALL);
-		t->seized = 0;
+		if (!ptrace(PTRACE_DETACH, t->tid, 0, 0)) {
+			t->seized = 0;
+			continue;
+		}
+		/* Running (not in a ptrace stop) or dead: never block here;
+		 * catch_reap() collects the dead while the tree goes. */
+		if (!ptrace(PTRACE_INTERRUPT, t->tid, 0, 0)) {
+			int i;
+
+			for (i = 0; i < 1000; i++) {
+				if (waitpid(t->tid, &status, WNOHANG | __WALL) == t->tid)
+					break;
+				usleep(100);
+			}
+			if (i < 1000 && WIFSTOPPED(status) && !ptrace(PTRACE_DETACH, t->tid, 0, 0))
+				t->seized = 0;
+		}
 	}
+}
+
+/* What a tracer is owed: the exits of dead tracees, so that their thread
+ * group and then their pid namespace can go.  Returns how many remain. */
+size_t catch_reap(struct catch_set *cs)
+{
+	size_t i, left = 0;
+
+	for (i = 0; i < cs->nr; i++) {
+		struct caught *t = &cs->t[i];
+		int status;
+
+		if (!t->seized)
+			continue;
+		if (waitpid(t->tid, &status, WNOHANG | __WALL) == t->tid &&
+		    (WIFEXITED(status) || WIFSIGNALED(status)))
+			t->seized = 0;
+		else if (kill(t->tid, 0) && errno == ESRCH)
+			t->seized = 0;
+		else
+			left++;
+	}
+	return left;
 }

@@ -567,9 +567,18 @@ static void kill_tree(struct controller *c)
 {
 	if (c->child > 0 && !c->child_gone) {
 		/* pid 1 of a namespace takes the whole namespace with it. */
+		int i;
+
 		kill(c->child, SIGKILL);
-		if (waitpid(c->child, &c->child_status, __WALL) == c->child)
-			c->child_gone = 1;
+		/* Traced tasks stay zombies until we, their tracer, collect
+		 * them; the namespace's init waits for them: poll both. */
+		for (i = 0; i < 100000 && !c->child_gone; i++) {
+			catch_reap(&c->caught);
+			if (waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child)
+				c->child_gone = 1;
+			else
+				usleep(100);
+		}
 	}
 }
 
