@@ -7,6 +7,7 @@
  *
  * Any failure aborts the barrier, kills everything restored, prints one
  * line naming the task, the stage and the cause, and returns EXIT_FAIL. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -206,13 +207,13 @@ static __attribute__((noreturn)) void reaper_main(struct controller *c)
 	_exit(code);
 }
 
-static int read_nspid(pid_t pid)
+static int read_nspid_path(const char *which)
 {
-	char path[64], line[256];
+	char path[96], line[256];
 	FILE *f;
 	int ns = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	snprintf(path, sizeof(path), "/proc/%s/status", which);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -228,6 +229,41 @@ static int read_nspid(pid_t pid)
 	}
 	fclose(f);
 	return ns;
+}
+
+static int read_nspid(pid_t pid)
+{
+	char which[24];
+
+	snprintf(which, sizeof(which), "%d", pid);
+	return read_nspid_path(which);
+}
+
+/* The threads of a restored process, by the tid each sees itself as. */
+static void match_threads(struct restore_ctx *ctx, pid_t pid)
+{
+	struct task_entries *te = &ctx->shared->te;
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		int tid = atoi(d->d_name), ns;
+		uint32_t i;
+
+		if (tid <= 0 || tid == pid)
+			continue;
+		snprintf(path, sizeof(path), "%d/task/%d", pid, tid);
+		ns = read_nspid_path(path);
+		for (i = 0; ns && i < te->nr_slots; i++)
+			if (te->slots[i].pid == ns && te->slots[i].role == ROLE_THREAD)
+				te->slots[i].host_pid = tid;
+	}
+	closedir(dir);
 }
 
 static void walk_children(struct restore_ctx *ctx, pid_t pid, int depth)
@@ -247,6 +283,7 @@ static void walk_children(struct restore_ctx *ctx, pid_t pid, int depth)
 		for (i = 0; ns && i < ctx->shared->te.nr_slots; i++)
 			if (ctx->shared->te.slots[i].pid == ns && ctx->shared->te.slots[i].role != ROLE_THREAD)
 				ctx->shared->te.slots[i].host_pid = child;
+		match_threads(ctx, child);
 		if (depth < 64)
 			walk_children(ctx, child, depth + 1);
 	}
@@ -262,6 +299,7 @@ void restore_refresh_host_pids(struct restore_ctx *ctx)
 		return;
 	}
 	ctx->shared->te.slots[ctx->slots[0]].host_pid = ctx->tree_pid;
+	match_threads(ctx, ctx->tree_pid);
 	walk_children(ctx, ctx->tree_pid, 0);
 }
 
