@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "protocol.h"
 #include "restore.h"
@@ -47,10 +48,17 @@ static void describe(FILE *out, const struct task_slot *slot, double secs)
 		fprintf(out, "    not found in /proc (exited?)\n");
 		return;
 	}
+	/* A task caught between two calls of its wait (a ptrace stop makes it
+	 * return and loop) reads as running: look a few times. */
+	for (n = 0; n < 20; n++) {
+		snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+		read_line(path, sys, sizeof(sys));
+		if (strcmp(sys, "running"))
+			break;
+		usleep(5000);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
 	read_line(path, wchan, sizeof(wchan));
-	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
-	read_line(path, sys, sizeof(sys));
 	fprintf(out, "    pid %d here, state %c, wchan %s, for %.1f s\n", pid, proc_state(pid),
 		wchan[0] && strcmp(wchan, "0") ? wchan : "-", secs);
 	/* "NR args... sp pc", or "running", or "-1 sp pc" outside a syscall */
