@@ -147,6 +147,8 @@ size_t catch_reap(struct catch_set *cs);
 
 /* hang.c: the report of a barrier that does not drain. */
 void hang_report(FILE *out, struct restore_ctx *ctx);
+/* State letter and wchan of a task from /proc, "-" if unknown; -1 if gone. */
+int proc_task_state(pid_t pid, char *state, size_t slen, char *wchan, size_t wlen);
 int hang_culprit(struct restore_ctx *ctx);
 
 /* features.c: refuse what crstep does not restore yet, before any fork. */

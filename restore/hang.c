@@ -25,20 +25,33 @@ static void read_line(const char *path, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = 0;
 }
 
-/* state: the third field of /proc/PID/stat, after the (comm). */
-static char proc_state(pid_t pid)
+/* /proc/PID/stat's state letter (after the last ')': comm may hold blanks
+ * and parentheses) and /proc/PID/wchan; "-" where unknown, -1 if gone. */
+int proc_task_state(pid_t pid, char *state, size_t slen, char *wchan, size_t wlen)
 {
 	char path[64], buf[512], *p;
 
+	snprintf(state, slen, "-");
+	snprintf(wchan, wlen, "-");
+	if (pid <= 0)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (access(path, F_OK))
+		return -1;
 	read_line(path, buf, sizeof(buf));
 	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
+	if (p && p[1] == ' ' && p[2])
+		snprintf(state, slen, "%c", p[2]);
+	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
+	read_line(path, buf, sizeof(buf));
+	if (buf[0] && strcmp(buf, "0"))
+		snprintf(wchan, wlen, "%.*s", (int)(wlen - 1), buf);
+	return 0;
 }
 
 static void describe(FILE *out, const struct task_slot *slot, double secs)
 {
-	char path[64], wchan[128], sys[256], line[256];
+	char path[64], state[4], wchan[128], sys[256], line[256];
 	unsigned long nr = 0, pc = 0;
 	pid_t pid = slot->host_pid;
 	FILE *f;
@@ -57,10 +70,8 @@ static void describe(FILE *out, const struct task_slot *slot, double secs)
 			break;
 		usleep(5000);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
-	read_line(path, wchan, sizeof(wchan));
-	fprintf(out, "    pid %d here, state %c, wchan %s, for %.1f s\n", pid, proc_state(pid),
-		wchan[0] && strcmp(wchan, "0") ? wchan : "-", secs);
+	proc_task_state(pid, state, sizeof(state), wchan, sizeof(wchan));
+	fprintf(out, "    pid %d here, state %s, wchan %s, for %.1f s\n", pid, state, wchan, secs);
 	/* "NR args... sp pc", or "running", or "-1 sp pc" outside a syscall */
 	if (!strcmp(sys, "running")) {
 		fprintf(out, "    running (not in a syscall)\n");

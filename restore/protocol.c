@@ -60,25 +60,57 @@
 		       "stops them at their final rt_sigreturn",	\
 	}
 
+/* Before the 2017 series (legacy, seed): criu switches ROOT_TASK and
+ * PREPARE_NAMESPACES, the root finishes them, criu waits for each drain. */
+#define CONTROLLER_EARLY_STAGES	\
+	[CR_STATE_ROOT_TASK] = {					\
+		.used = true, .switcher = CTL, .wake = false,		\
+		.count = COUNT_ONE, .finishers = FINISH_ROOT,		\
+		.drain_waiter = CTL, .drain_limit = 0,			\
+		.why = "criu switches _nw before cloning the root, "	\
+		       "the root finishes it, criu waits for 0",	\
+	},								\
+	[CR_STATE_PREPARE_NAMESPACES] = {				\
+		.used = true, .switcher = CTL, .wake = true,		\
+		.count = COUNT_ONE, .finishers = FINISH_ROOT,		\
+		.drain_waiter = CTL, .drain_limit = 0,			\
+		.why = "criu switches and waits; the root finishes it",	\
+	}
+
+/* No namespaces restored (criu4, pre-restorer; "Bypass sync points of
+ * NS-related stages"): the root switches PREPARE_NAMESPACES and FORKING
+ * itself, with no wake. */
+#define ROOT_DRIVEN_EARLY_STAGES	\
+	[CR_STATE_ROOT_TASK] = {					\
+		.used = true, .switcher = CTL, .wake = false,		\
+		.count = COUNT_ONE, .finishers = FINISH_NONE,		\
+		.drain_waiter = NOBODY, .drain_limit = 0,		\
+		.why = "criu switches _nw before cloning the root and "	\
+		       "sleeps on the count until RESTORE drains",	\
+	},								\
+	[CR_STATE_PREPARE_NAMESPACES] = {				\
+		.used = true, .switcher = ROOT, .wake = false,		\
+		.count = COUNT_ONE, .finishers = FINISH_NONE,		\
+		.drain_waiter = NOBODY, .drain_limit = 0,		\
+		.why = "the root switches _nw without waiting "		\
+		       "(no namespace sync point needed)",		\
+	},								\
+	[CR_STATE_FORKING] = {						\
+		.used = true, .switcher = ROOT, .wake = false,		\
+		.count = COUNT_PROCESSES,				\
+		.finishers = FINISH_NON_ROOT_PROCESSES,			\
+		.drain_waiter = ROOT, .drain_limit = 1,			\
+		.why = "the root switches _nw, forks, keeps its share "	\
+		       "and waits for <= 1",				\
+	}
+
 static const struct protocol protocols[PROTO_NR] = {
 	[PROTO_LEGACY] = {
 		.variant = PROTO_LEGACY,
 		.name = "legacy",
 		.summary = "the controller switches every stage (CRIU before 2017)",
 		.rules = {
-			[CR_STATE_ROOT_TASK] = {
-				.used = true, .switcher = CTL, .wake = false,
-				.count = COUNT_ONE, .finishers = FINISH_ROOT,
-				.drain_waiter = CTL, .drain_limit = 0,
-				.why = "criu switches _nw before cloning the root, "
-				       "the root finishes it, criu waits for 0",
-			},
-			[CR_STATE_PREPARE_NAMESPACES] = {
-				.used = true, .switcher = CTL, .wake = true,
-				.count = COUNT_ONE, .finishers = FINISH_ROOT,
-				.drain_waiter = CTL, .drain_limit = 0,
-				.why = "criu switches and waits; the root finishes it",
-			},
+			CONTROLLER_EARLY_STAGES,
 			[CR_STATE_FORKING] = {
 				.used = true, .switcher = CTL, .wake = true,
 				.count = COUNT_PROCESSES,
@@ -104,19 +136,7 @@ static const struct protocol protocols[PROTO_NR] = {
 		.summary = "the root switches FORKING->RESTORE "
 			   "(\"restore: Relax the FORKING stage\", 2017)",
 		.rules = {
-			[CR_STATE_ROOT_TASK] = {
-				.used = true, .switcher = CTL, .wake = false,
-				.count = COUNT_ONE, .finishers = FINISH_ROOT,
-				.drain_waiter = CTL, .drain_limit = 0,
-				.why = "criu switches _nw before cloning the root, "
-				       "the root finishes it, criu waits for 0",
-			},
-			[CR_STATE_PREPARE_NAMESPACES] = {
-				.used = true, .switcher = CTL, .wake = true,
-				.count = COUNT_ONE, .finishers = FINISH_ROOT,
-				.drain_waiter = CTL, .drain_limit = 0,
-				.why = "criu switches and waits; the root finishes it",
-			},
+			CONTROLLER_EARLY_STAGES,
 			[CR_STATE_FORKING] = {
 				.used = true, .switcher = CTL, .wake = true,
 				.count = COUNT_PROCESSES,
@@ -142,28 +162,7 @@ static const struct protocol protocols[PROTO_NR] = {
 		.summary = "the root also switches ROOT_TASK->PREPARE_NAMESPACES->"
 			   "FORKING (no namespaces restored; CRIU 3.x/4.x)",
 		.rules = {
-			[CR_STATE_ROOT_TASK] = {
-				.used = true, .switcher = CTL, .wake = false,
-				.count = COUNT_ONE, .finishers = FINISH_NONE,
-				.drain_waiter = NOBODY, .drain_limit = 0,
-				.why = "criu switches _nw before cloning the root and "
-				       "sleeps on the count until RESTORE drains",
-			},
-			[CR_STATE_PREPARE_NAMESPACES] = {
-				.used = true, .switcher = ROOT, .wake = false,
-				.count = COUNT_ONE, .finishers = FINISH_NONE,
-				.drain_waiter = NOBODY, .drain_limit = 0,
-				.why = "the root switches _nw without waiting "
-				       "(no namespace sync point needed)",
-			},
-			[CR_STATE_FORKING] = {
-				.used = true, .switcher = ROOT, .wake = false,
-				.count = COUNT_PROCESSES,
-				.finishers = FINISH_NON_ROOT_PROCESSES,
-				.drain_waiter = ROOT, .drain_limit = 1,
-				.why = "the root switches _nw, forks, keeps its share "
-				       "and waits for <= 1",
-			},
+			ROOT_DRIVEN_EARLY_STAGES,
 			[CR_STATE_RESTORE] = {
 				.used = true, .switcher = ROOT, .wake = true,
 				.count = COUNT_THREADS_AND_HELPERS,
@@ -182,27 +181,7 @@ static const struct protocol protocols[PROTO_NR] = {
 		.summary = "criu4 plus PRE_RESTORER between FORKING and RESTORE, "
 			   "switched by the root (CRIU 2026)",
 		.rules = {
-			[CR_STATE_ROOT_TASK] = {
-				.used = true, .switcher = CTL, .wake = false,
-				.count = COUNT_ONE, .finishers = FINISH_NONE,
-				.drain_waiter = NOBODY, .drain_limit = 0,
-				.why = "criu switches _nw before cloning the root and "
-				       "sleeps on the count until RESTORE drains",
-			},
-			[CR_STATE_PREPARE_NAMESPACES] = {
-				.used = true, .switcher = ROOT, .wake = false,
-				.count = COUNT_ONE, .finishers = FINISH_NONE,
-				.drain_waiter = NOBODY, .drain_limit = 0,
-				.why = "the root switches _nw without waiting",
-			},
-			[CR_STATE_FORKING] = {
-				.used = true, .switcher = ROOT, .wake = false,
-				.count = COUNT_PROCESSES,
-				.finishers = FINISH_NON_ROOT_PROCESSES,
-				.drain_waiter = ROOT, .drain_limit = 1,
-				.why = "the root switches _nw, forks, keeps its share "
-				       "and waits for <= 1",
-			},
+			ROOT_DRIVEN_EARLY_STAGES,
 			[CR_STATE_PRE_RESTORER] = {
 				.used = true, .switcher = ROOT, .wake = true,
 				.count = COUNT_PROCESSES,

@@ -39,40 +39,6 @@ static void format_duration(char *buf, size_t len, int64_t ns)
 		snprintf(buf, len, "%.1f s", ns / 1e9);
 }
 
-/* /proc/PID/stat's state letter and /proc/PID/wchan. */
-static int proc_state(int32_t pid, char *state, size_t slen, char *wchan, size_t wlen)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(state, slen, "-");
-	snprintf(wchan, wlen, "-");
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	/* comm may hold blanks and parentheses: the state follows the last ')'. */
-	p = strrchr(buf, ')');
-	if (p && p[1] == ' ' && p[2])
-		snprintf(state, slen, "%c", p[2]);
-	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
-	f = fopen(path, "re");
-	if (f) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = 0;
-		if (n && strcmp(buf, "0"))
-			snprintf(wchan, wlen, "%.*s", (int)(wlen - 1), buf);
-		fclose(f);
-	}
-	return 0;
-}
-
 /* What a participant waits on: its gate, the start word, the count (the
  * root draining a stage it will switch out of), or nothing. */
 static void waits_on(struct stepper *s, const struct task_slot *t, int alive, char *buf, size_t len,
@@ -132,7 +98,7 @@ void info_tasks(struct stepper *s)
 			snprintf(host, sizeof(host), "%" PRId32, t->host_pid);
 		else
 			snprintf(host, sizeof(host), "-");
-		alive = proc_state(t->host_pid, state, sizeof(state), wchan, sizeof(wchan)) == 0;
+		alive = proc_task_state(t->host_pid, state, sizeof(state), wchan, sizeof(wchan)) == 0;
 		/* Not forked yet is not exited. */
 		if (t->host_pid <= 0)
 			alive = 1;

@@ -45,3 +45,28 @@ done_testing() {
 }
 
 . "$TOP/tests/lib-kill.sh"
+
+# The pid namespaces that exist before the test: restores of others.
+foreign_ns() {
+	mine=$(readlink /proc/self/ns/pid)
+	for p in /proc/[0-9]*; do
+		ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
+		[ "$ns" = "$mine" ] || echo "$ns ${p#/proc/}"
+	done
+}
+foreign_ns | awk '{ print $1 }' | sort -u >"$TMP/ns-before"
+
+# no_restored: nothing this test restored is left — no process in a pid
+# namespace other than ours that was not there when the test began (the
+# restored trees live in their own) — waiting up to 5 s for the kernel.
+no_restored() {
+	i=0
+	while [ $i -lt 100 ]; do
+		left=$(foreign_ns | grep -vFf "$TMP/ns-before" | awk '{ printf " %s", $2 }')
+		[ -z "$left" ] && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "# left:$left"
+	return 1
+}

@@ -397,39 +397,6 @@ static int outstanding(const struct stepper_view *v, int i)
 	return protocol_role_finishes(v->ctx->proto, stage, sl->role) && !sl->arrive_tsc[stage];
 }
 
-/* /proc/PID/stat's state letter and /proc/PID/wchan; -1 if it is gone. */
-static int proc_state(int32_t pid, char *state, size_t slen, char *wchan, size_t wlen)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(state, slen, "-");
-	snprintf(wchan, wlen, "-");
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (p && p[1] == ' ' && p[2])
-		snprintf(state, slen, "%c", p[2]);
-	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
-	f = fopen(path, "re");
-	if (f) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = 0;
-		if (n && strcmp(buf, "0"))
-			snprintf(wchan, wlen, "%.*s", (int)(wlen - 1), buf);
-		fclose(f);
-	}
-	return 0;
-}
-
 /* What slot i waits on and since when (a TSC). */
 static void waits_on(const struct stepper_view *v, int i, int alive, char *buf, size_t len, uint64_t *since)
 {
@@ -616,7 +583,7 @@ static void draw_tasks(struct tui *t, const struct stepper_view *v)
 		int alive, held = v->stop && v->stop->slot == i;
 		attr_t a = A_NORMAL;
 
-		alive = proc_state(sl->host_pid, st, sizeof(st), wchan, sizeof(wchan)) == 0 || sl->host_pid <= 0;
+		alive = proc_task_state(sl->host_pid, st, sizeof(st), wchan, sizeof(wchan)) == 0 || sl->host_pid <= 0;
 		waits_on(v, i, alive, what, sizeof(what), &since);
 		if (sl->host_pid > 0)
 			snprintf(host, sizeof(host), "%" PRId32, sl->host_pid);

@@ -10,23 +10,6 @@
 
 WATCHDOG=1
 
-no_restored() {
-	mine=$(readlink /proc/self/ns/pid)
-	i=0
-	while [ $i -lt 100 ]; do
-		left=
-		for p in /proc/[0-9]*; do
-			ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
-			[ "$ns" = "$mine" ] || left="$left ${p#/proc/}"
-		done
-		[ -z "$left" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "# left:$left"
-	return 1
-}
-
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 
 # one_case FX NAME PID STAGE KIND

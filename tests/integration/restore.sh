@@ -10,37 +10,6 @@
 
 CRIU_FX=$FIX/criu-4.2/counter
 
-# gone PID: wait until PID has left the process table (reaped), up to 5 s.
-gone() {
-	i=0
-	while [ -e "/proc/$1" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ ! -e "/proc/$1" ]
-}
-
-# no_restored: nothing restored is left: no crstep reaper, and no process
-# in a pid namespace other than ours (the restored trees live in their own),
-# waiting up to 5 s for the kernel to tear them down.
-no_restored() {
-	mine=$(readlink /proc/self/ns/pid)
-	i=0
-	while [ $i -lt 100 ]; do
-		left=
-		for p in /proc/[0-9]*; do
-			ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
-			[ "$ns" = "$mine" ] || left="$left ${p#/proc/}"
-		done
-		pgrep -x crstep-reaper >/dev/null && left="$left reaper"
-		[ -z "$left" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "# left:$left"
-	return 1
-}
-
 # restore_and_check FXDIR VARIANT: prepare, restore detached, check.sh, kill.
 restore_and_check() {
 	fx=$1 variant=$2

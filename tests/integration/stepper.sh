@@ -15,45 +15,6 @@ STEP=$TOP/tests/stepper
 export HOME="$TMP/home"	# the line interface keeps ~/.crstep_history
 mkdir -p "$HOME"
 
-# gone PID: wait until PID has left the process table, up to 5 s.
-gone() {
-	i=0
-	while [ -e "/proc/$1" ] && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	[ ! -e "/proc/$1" ]
-}
-
-# no_restored: nothing this test restored is left: no counter and no
-# crstep reaper in a pid namespace other than ours, ignoring the namespaces
-# that existed before the test (other restores on the machine), waiting up
-# to 5 s for the kernel to tear them down.
-foreign_ns() {
-	mine=$(readlink /proc/self/ns/pid)
-	for p in /proc/[0-9]*; do
-		ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
-		[ "$ns" = "$mine" ] || echo "$ns ${p#/proc/}"
-	done
-}
-foreign_ns | awk '{ print $1 }' | sort -u >"$TMP/ns-before"
-no_restored() {
-	i=0
-	while [ $i -lt 100 ]; do
-		left=
-		for p in $(foreign_ns | grep -vFf "$TMP/ns-before" | awk '{ print $2 }'); do
-			case $(cat "/proc/$p/comm" 2>/dev/null) in
-			counter | crstep-reaper) left="$left $p" ;;
-			esac
-		done
-		[ -z "$left" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "# left:$left"
-	return 1
-}
-
 # fixture_dir NAME: the fixture folder (prepare.sh, check.sh, images/) for
 # NAME, made on first use; empty when NAME cannot be restored here.
 fixture_dir() {

@@ -10,23 +10,6 @@
 # CRIU images are restored too.
 . "$(dirname "$0")/../lib.sh"
 
-no_restored() {
-	mine=$(readlink /proc/self/ns/pid)
-	i=0
-	while [ $i -lt 100 ]; do
-		left=
-		for p in /proc/[0-9]*; do
-			ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
-			[ "$ns" = "$mine" ] || left="$left ${p#/proc/}"
-		done
-		[ -z "$left" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "# left:$left"
-	return 1
-}
-
 # restore_check FX NAME VARIANT: restore detached, run check.sh, kill the tree.
 restore_check() {
 	fx=$1 name=$2 variant=$3
