@@ -27,6 +27,14 @@ static const char *xfeature_names(uint64_t bits, char *buf, size_t len)
 	return buf;
 }
 
+#define XFEATURE_MASK_PKRU (1ull << 9)
+#define PKRU_KERNEL_DEFAULT 0x55555554u	/* every key but 0: no access, no write */
+
+static int pkru_is_default(const UserX86XsaveEntry *xs)
+{
+	return xs && xs->n_pkru >= 1 && xs->pkru[0] == PKRU_KERNEL_DEFAULT;
+}
+
 static int tls_empty(const UserDescT *d)
 {
 	return !d->base_addr && !d->limit && d->read_exec_only && d->seg_not_present &&
@@ -51,6 +59,15 @@ static int check_thread(const struct img_task *t, const struct img_thread *th, i
 			return error("core-%u.img: GDT TLS entry %u is in use: not restored yet", th->tid,
 				     ti->tls[i]->entry_number);
 	want = ti->fpregs->xsave ? ti->fpregs->xsave->xstate_bv : 0;
+	if ((want & ~have & XFEATURE_MASK_PKRU) && pkru_is_default(ti->fpregs->xsave)) {
+		/* PKRU is a register, not an instruction set glibc picks code
+		 * for: a task that never changed its protection keys holds the
+		 * kernel's default, which a CPU without PKU enforces anyway.
+		 * CRIU's restore_fpu() drops every component this CPU lacks;
+		 * crstep drops only this one. */
+		ti->fpregs->xsave->xstate_bv &= ~XFEATURE_MASK_PKRU;
+		want &= ~XFEATURE_MASK_PKRU;
+	}
 	if ((want & ~have & ~3ull) && cpu_cap_none) {
 		/* As CRIU's --cpu-cap=none: the state this CPU cannot hold is
 		 * dropped (the frame gets the rest). */
