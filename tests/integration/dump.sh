@@ -50,7 +50,9 @@ for a, b in zip(pc, pm):
 
 def mine_name(c):
     pre, _, num = c.rpartition('-')
-    if num in pidmap:
+    # timens-N is numbered by namespace, not by task (a zombie's thread
+    # list holds tid 0, which must not turn timens-0 into a pid).
+    if num in pidmap and pre != 'timens':
         return pre + '-' + pidmap[num]
     if pre == 'pagemap-shmem':
         got = [f[:-5] for f in os.listdir(mine_dir) if f.startswith('pagemap-shmem-')]

@@ -341,8 +341,8 @@ static void test_pipe_payload(const char *fx)
 static void test_pipe_contents(void)
 {
 	static const struct { const char *fx, *data; } cases[] = {
-		{ "tree", "13\n14\n15\n16\n17\n18\n19\n20\n21\n22\n23\n24\n" },
-		{ "fdmix", "p00000031\n" },
+		{ "tree", "12\n13\n14\n15\n16\n17\n18\n19\n20\n21\n22\n23\n" },
+		{ "fdmix", "p00000024\n" },
 	};
 	size_t i;
 
