@@ -20,10 +20,10 @@ LDFLAGS  += -fsanitize=address,undefined
 OBJ      := build/obj-san
 endif
 
-PROTOS   := $(wildcard restore/images/*.proto)
-PB_C     := $(patsubst restore/images/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PROTOS   := $(wildcard images/*.proto)
+PB_C     := $(patsubst images/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PB_H     := $(PB_C:.c=.h)
-LIB_SRC  := $(wildcard restore/*.c stepper/*.c ui/*.c)
+LIB_SRC  := $(wildcard lib/*.c images/*.c restore/*.c dump/*.c stepper/*.c ui/*.c)
 LIB_SRC  := $(filter-out ui/main.c,$(LIB_SRC))
 LIB_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PB_C))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -49,9 +49,9 @@ $(FLAVOR):
 crstep: $(OBJ)/ui/main.o $(LIB_OBJ) $(OBJ)/pie-blob.o $(FLAVOR)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
-$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: restore/images/%.proto
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: images/%.proto
 	@mkdir -p $(GEN)
-	protoc-c --c_out=$(GEN) -Irestore/images $<
+	protoc-c --c_out=$(GEN) -Iimages $<
 
 $(OBJ)/gen/%.o: $(GEN)/%.c $(PB_H)
 	@mkdir -p $(dir $@)

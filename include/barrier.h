@@ -19,12 +19,14 @@
  * (constant_tsc/nonstop_tsc; time namespaces do not offset it).  The
  * controller takes (tsc, CLOCK_MONOTONIC) samples at restore start
  * (task_entries.clock_start) and again when it reads, and converts linearly
- * (see stepper/trace.c). */
+ * (see clock.h). */
 #ifndef CRSTEP_BARRIER_H
 #define CRSTEP_BARRIER_H
 
 #include <stdint.h>
 #include <stddef.h>
+
+#include "clock.h"
 
 /* Restore stages, CRIU's CR_STATE_* with the S26 numbering (PRE_RESTORER
  * always present; variants that do not use it skip it).  Internal only: no
@@ -156,11 +158,6 @@ struct barrier_fault {
 #define BARRIER_HOLD_BIT 0x40000000u
 #define BARRIER_COUNT(v) ((int32_t)((v) & ~BARRIER_HOLD_BIT))
 
-struct barrier_clock_sample {
-	uint64_t tsc;
-	int64_t mono_ns;	/* the controller's CLOCK_MONOTONIC */
-};
-
 struct task_entries {
 	int32_t start;			/* futex: current stage, -1 initially */
 	uint32_t nr_in_progress;	/* futex: unfinished participants; bit 31 abort */
@@ -172,7 +169,7 @@ struct task_entries {
 	uint32_t failed;		/* set by stage_fail before start/count move */
 	uint32_t nr_slots;		/* slots handed out by task_slot_assign */
 	uint64_t event_next;		/* last event seq handed out */
-	struct barrier_clock_sample clock_start;
+	struct clock_sample clock_start;
 	uint32_t nr_bps_armed;		/* enabled breakpoints: 0 = the fast path */
 	uint32_t nr_held;		/* participants parked at a gate */
 	struct barrier_bp bps[BARRIER_NR_BPS];
@@ -192,14 +189,10 @@ struct task_entries {
 #define BARRIER_WAIT_TIMEOUT 1
 #define BARRIER_WAIT_HELD 2	/* wait_in_progress_held(): someone parked */
 
-/* TSC read for timestamps: lfence orders it after the preceding loads, so a
- * timestamp taken after observing a value is not earlier than that value. */
+/* TSC read for timestamps (clock.h). */
 static inline uint64_t barrier_rdtsc(void)
 {
-	uint32_t lo, hi;
-
-	__asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-	return ((uint64_t)hi << 32) | lo;
+	return clock_rdtsc();
 }
 
 /* Area lifetime.  task_entries_create() mmaps a zeroed shared area and runs

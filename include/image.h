@@ -148,7 +148,7 @@ FileEntry *imgset_file(const struct img_set *set, uint32_t id);
 struct image *imgset_fdinfo(const struct img_set *set, uint32_t files_id);
 struct img_task *imgset_task(const struct img_set *set, uint32_t pid);
 
-/* The consistency check of a whole directory (restore/check.c): 0 or -1. */
+/* The consistency check of a whole directory (images/check.c): 0 or -1. */
 int imgset_check(const struct img_set *set);
 
 #endif

@@ -12,6 +12,53 @@
 #include "image.h"
 #include "restorer.h"
 
+/* What the engine reports to whoever observes it (the stepper implements
+ * this; ui/cmd_restore.c wires it).  The engine includes nothing of the
+ * stepper or the front ends: it only knows these types and callbacks. */
+
+/* Breakpoint slots in te->bps: the user's are 0..BARRIER_NR_BPS-2 (shown
+ * to the user as 1..N); the last one is the stepper's own for step/next. */
+#define STEPPER_BP_STEP (BARRIER_NR_BPS - 1)
+
+enum stop_kind {
+	STOP_START,		/* before the first switch: arm breakpoints now */
+	STOP_BREAKPOINT,	/* a user breakpoint was hit */
+	STOP_STEP,		/* step/next reached its event */
+	STOP_COMPLETE,		/* the restore is complete (tasks detached or about to be) */
+	STOP_FAILED,		/* the restore failed (tree already killed) */
+	STOP_HANG,		/* the watchdog fired (issue "Hang diagnosis") */
+};
+
+struct stop_event {
+	enum stop_kind kind;
+	int bp;			/* te->bps index, -1 if none */
+	int slot;		/* parked participant's slot; -1 for the controller */
+	struct barrier_event ev;	/* HOLD event of the participant, or the
+					   switch the controller is about to make
+					   (type SWITCH, seq 0) */
+};
+
+enum resume_action {
+	RESUME_CONTINUE,	/* release the stop, go on */
+	RESUME_KILL,		/* abort the restore cleanly (exit 2) */
+	RESUME_DETACH,		/* disarm everything, finish, leave the tree running */
+	RESUME_QUIT,		/* kill if still restoring, then exit */
+};
+
+struct restore_ctx;
+
+struct restore_observer {
+	void *arg;
+	/* At every stop; the answer says how to go on. */
+	enum resume_action (*stop)(void *arg, struct restore_ctx *ctx, const struct stop_event *stop);
+	/* While the controller waits for a barrier (every 100 ms or so): a
+	 * live view redraws here.  Never on the participants' side. */
+	void (*tick)(void *arg, struct restore_ctx *ctx);
+	/* After the end: EXIT_OK, or the exit code the observer asks for
+	 * (EXIT_EXPECT, EXIT_USAGE). */
+	int (*finish)(void *arg);
+};
+
 struct restore_opts {
 	const char *dir;
 	int protocol;		/* enum proto_variant */
@@ -22,7 +69,7 @@ struct restore_opts {
 	const char *pidfile;
 	const char *trace;
 	int cpu_cap_none;	/* --cpu-cap=none: skip the CPU feature check */
-	struct stepper *stepper;	/* NULL or inactive: no stops at all */
+	const struct restore_observer *observer;	/* NULL: no stops at all */
 	unsigned watchdog_ms;	/* --watchdog: no progress for this long is a hang; 0 = off */
 	unsigned timeout_ms;	/* --timeout: the whole restore; 0 = none */
 	int keep;		/* --keep: leave a hung or failed tree stopped, not killed */

@@ -1,6 +1,6 @@
 /* stepper.h: stop a real restore at any barrier and look (issue "The
  * stepper").  The restore engine (restore/restore.c, the controller) calls
- * the stepper whenever something stops; the stepper runs commands — from
+ * the stepper through the observer of restore.h whenever something stops; the stepper runs commands — from
  * -ex/-x batch scripts or the interactive line interface — until one of
  * them resumes, and tells the engine how.
  *
@@ -15,38 +15,10 @@
 #include <stdio.h>
 
 #include "barrier.h"
+#include "restore.h"
 
 struct restore_ctx;
 struct stepper;
-
-/* Breakpoint slots in te->bps: the user's are 0..BARRIER_NR_BPS-2 (shown
- * to the user as 1..N); the last one is the stepper's own for step/next. */
-#define STEPPER_BP_STEP (BARRIER_NR_BPS - 1)
-
-enum stop_kind {
-	STOP_START,		/* before the first switch: arm breakpoints now */
-	STOP_BREAKPOINT,	/* a user breakpoint was hit */
-	STOP_STEP,		/* step/next reached its event */
-	STOP_COMPLETE,		/* the restore is complete (tasks detached or about to be) */
-	STOP_FAILED,		/* the restore failed (tree already killed) */
-	STOP_HANG,		/* the watchdog fired (issue "Hang diagnosis") */
-};
-
-struct stop_event {
-	enum stop_kind kind;
-	int bp;			/* te->bps index, -1 if none */
-	int slot;		/* parked participant's slot; -1 for the controller */
-	struct barrier_event ev;	/* HOLD event of the participant, or the
-					   switch the controller is about to make
-					   (type SWITCH, seq 0) */
-};
-
-enum resume_action {
-	RESUME_CONTINUE,	/* release the stop, go on */
-	RESUME_KILL,		/* abort the restore cleanly (exit 2) */
-	RESUME_DETACH,		/* disarm everything, finish, leave the tree running */
-	RESUME_QUIT,		/* kill if still restoring, then exit */
-};
 
 struct stepper_opts {
 	int batch;		/* --batch: no prompt; run the scripts, then go on */
@@ -57,10 +29,15 @@ struct stepper_opts {
 	int nr_ex;
 	const char *script;	/* -x FILE */
 	FILE *out;		/* where stops, info and TAP go (stdout) */
+	const struct stepper_frontend *cli_frontend, *tui_frontend;
 };
 
 struct stepper *stepper_new(const struct stepper_opts *opts);
 void stepper_free(struct stepper *s);
+
+/* The engine's observer (restore.h) for this stepper: stop, tick and
+ * finish below.  Only worth giving the engine when stepper_active(). */
+void stepper_observer(struct stepper *s, struct restore_observer *obs);
 
 /* The engine's call at every stop.  For STOP_BREAKPOINT the stepper first
  * applies the breakpoint's condition and ignore count, and may resume at
@@ -119,23 +96,16 @@ int expr_explain(const struct expr *e, const struct expr_env *env, char *buf, si
  * or NULL when there are none. */
 char **stepper_complete(struct stepper *s, const char *line_to_cursor, const char *word);
 
-/* The line interface (ui/cli.c): the (crstep) prompt through libedit, with
- * history kept in ~/.crstep_history and TAB completion from
- * stepper_complete().  When stdin is not a terminal it reads plain lines.
- * cli_gets() returns the line without its newline (valid until the next
- * call) or NULL at end of input. */
-struct cli;
-struct cli *cli_new(struct stepper *s, FILE *out);
-const char *cli_gets(struct cli *cli, const char *prompt);
-void cli_free(struct cli *cli);
-
-/* The full-screen UI (ui/tui.c), the line interface's stand-in when
- * stepper_opts.tui is set.  The stepper hands it a view of the stop (or of
- * the running restore) and takes command lines from it: single keys become
- * the same commands the line interface runs (c -> "continue"), `:` opens a
- * command line.  While the UI owns the screen the stepper prints into
- * tui_out() and stderr is held; tui_end() gives the terminal back, replays
- * the held stderr and prints what the last stop reported. */
+/* A front end as the stepper sees it.  ui/cli.c (the (crstep) prompt
+ * through libedit, history in ~/.crstep_history, TAB completion from
+ * stepper_complete(); plain lines when stdin is not a terminal) and
+ * ui/tui.c (the full-screen UI: single keys become the same commands,
+ * `:` opens a command line) implement it; ui/cmd_restore.c hands them in
+ * through stepper_opts.  The stepper opens one when it first needs it: the
+ * TUI at the first stop it shows, the line interface at the first prompt.
+ * While the TUI owns the screen the stepper prints into its out() and
+ * stderr is held; end() gives the terminal back, replays the held stderr
+ * and prints what the last stop reported. */
 struct stepper_view {
 	struct restore_ctx *ctx;
 	const struct stop_event *stop;	/* NULL while the restore runs */
@@ -143,17 +113,25 @@ struct stepper_view {
 	int stepping;			/* BP_ANY_EVENT / BP_ANY_SWITCH pending, 0 */
 };
 
-#define TUI_TICK_NONE 0
-#define TUI_TICK_STOP 1		/* the user asked to stop (quit): stop at the next event */
+#define FRONTEND_TICK_NONE 0
+#define FRONTEND_TICK_STOP 1	/* the user asked to stop (quit): stop at the next event */
 
-struct tui;
-/* NULL (with a message) when there is no terminal to take over. */
-struct tui *tui_new(struct stepper *s);
-FILE *tui_out(struct tui *t);
-void tui_stop(struct tui *t, const struct stepper_view *v);
-const char *tui_gets(struct tui *t, const struct stepper_view *v, const char *prompt);
-int tui_tick(struct tui *t, const struct stepper_view *v);
-void tui_end(struct tui *t);
-void tui_free(struct tui *t);
+struct stepper_frontend {
+	/* NULL (with a message) when it cannot run here (no terminal). */
+	void *(*open)(struct stepper *s, FILE *out);
+	/* Where the stepper prints while this front end owns the screen;
+	 * NULL: the stepper keeps printing to stepper_opts.out. */
+	FILE *(*out)(void *fe);
+	/* A stop is about to be reported (NULL: nothing to show). */
+	void (*show)(void *fe, const struct stepper_view *v);
+	/* A command line without its newline (valid until the next call),
+	 * or NULL at end of input. */
+	const char *(*gets)(void *fe, const struct stepper_view *v, const char *prompt);
+	/* While the restore runs (NULL: no live view). */
+	int (*tick)(void *fe, const struct stepper_view *v);
+	/* Give the terminal back at the last stop (NULL: nothing to give). */
+	void (*end)(void *fe);
+	void (*close)(void *fe);
+};
 
 #endif

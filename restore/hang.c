@@ -94,17 +94,17 @@ static void describe(FILE *out, const struct task_slot *slot, double secs)
 /* When the stage began, in seconds before now (the last switch into it). */
 static double stage_age(const struct task_entries *te)
 {
-	struct trace_clock clk;
+	struct clock_fit clk;
 	struct barrier_event ev;
 	uint64_t seq = barrier_events_written(te), low = seq > BARRIER_RING_SIZE ? seq - BARRIER_RING_SIZE : 0;
 	struct timespec now;
 
-	if (trace_clock_init(&clk, te))
+	if (clock_fit_init(&clk, &te->clock_start))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	for (; seq > low; seq--)
 		if (!barrier_event_read(te, seq, &ev) && ev.type == BARRIER_EV_SWITCH)
-			return (now.tv_sec * 1e9 + now.tv_nsec - trace_clock_ns(&clk, ev.tsc)) / 1e9;
+			return (now.tv_sec * 1e9 + now.tv_nsec - clock_fit_ns(&clk, ev.tsc)) / 1e9;
 	return 0;
 }
 

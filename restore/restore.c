@@ -30,7 +30,6 @@
 #include "log.h"
 #include "protocol.h"
 #include "restore.h"
-#include "stepper.h"
 #include "trace.h"
 
 #define PAGE_UP(x) (((x) + 4095ul) & ~4095ul)
@@ -45,7 +44,7 @@ struct controller {
 	int child_status;
 	int child_gone;
 	int failed_stage;	/* start when the failure was noticed */
-	struct stepper *stepper;	/* NULL when nothing may stop */
+	const struct restore_observer *obs;	/* NULL when nothing may stop */
 	int killed;		/* the user asked to kill the restore */
 	int detached;		/* the user detached: no more stops */
 	struct catch_set caught;	/* the threads under ptrace at the end */
@@ -319,17 +318,17 @@ static int create_tree(struct controller *c)
 	return 0;
 }
 
-/* Tell the stepper; apply what it answers.  0 to go on, -1 to abort. */
+/* Tell the observer (the stepper); apply what it answers.  0 to go on, -1 to abort. */
 static int stop(struct controller *c, const struct stop_event *st)
 {
 	struct task_entries *te = &c->ctx.shared->te;
 	enum resume_action a;
 	int i;
 
-	if (!c->stepper || c->detached)
+	if (!c->obs || c->detached)
 		return 0;
 	restore_refresh_host_pids(&c->ctx);
-	a = stepper_stop(c->stepper, &c->ctx, st);
+	a = c->obs->stop(c->obs->arg, &c->ctx, st);
 	switch (a) {
 	case RESUME_CONTINUE:
 		return 0;
@@ -387,7 +386,7 @@ static int controller_switch_bp(struct controller *c, int from, int to)
 	struct task_entries *te = &c->ctx.shared->te;
 	struct stop_event st = { .slot = -1 };
 
-	if (!c->stepper || c->detached)
+	if (!c->obs || c->detached)
 		return 0;
 	st.bp = barrier_bp_match(te, BARRIER_EV_SWITCH, from, to, getpid());
 	if (st.bp < 0)
@@ -500,8 +499,8 @@ static int controller_wait(struct controller *c, int32_t limit)
 			barrier_abort(te, getpid(), ROLE_CONTROLLER, ECHILD);
 			return -1;
 		}
-		if (c->stepper && !c->detached)
-			stepper_tick(c->stepper, &c->ctx);
+		if (c->obs && !c->detached)
+			c->obs->tick(c->obs->arg, &c->ctx);
 		seq = barrier_events_written(te);
 		if (seq != c->progress_seq) {
 			c->progress_seq = seq;
@@ -514,7 +513,7 @@ static int controller_wait(struct controller *c, int32_t limit)
 		if (o->watchdog_ms && now - c->progress_ns > o->watchdog_ms * 1000000ull) {
 			struct stop_event st = { .kind = STOP_HANG, .bp = -1, .slot = -1 };
 
-			if (c->stepper && !c->detached && isatty(0)) {
+			if (c->obs && !c->detached && isatty(0)) {
 				/* Interactive: stop and let the user look; going on
 				 * re-arms the watchdog. */
 				if (stop(c, &st))
@@ -772,7 +771,7 @@ static int start_protocol(struct controller *c)
 	struct task_entries *te = &c->ctx.shared->te;
 	struct stop_event st = { .kind = STOP_START, .bp = -1, .slot = -1 };
 
-	if (c->stepper && stop(c, &st))
+	if (c->obs && stop(c, &st))
 		return -1;
 	if (controller_switch_bp(c, CR_STATE_FAIL, CR_STATE_ROOT_TASK))
 		return -1;
@@ -787,7 +786,7 @@ static int end_stop(struct controller *c, enum stop_kind kind)
 {
 	struct stop_event st = { .kind = kind, .bp = -1, .slot = -1 };
 
-	if (!c->stepper)
+	if (!c->obs)
 		return 0;
 	c->detached = 0;
 	return stop(c, &st);
@@ -805,7 +804,7 @@ int restore_run(const struct restore_opts *opts)
 	if (imgset_check(set) || restore_features_check(set, opts->cpu_cap_none))
 		goto out_set;
 	c.ctx.opts = opts;
-	c.stepper = opts->stepper && stepper_active(opts->stepper) ? opts->stepper : NULL;
+	c.obs = opts->observer;
 	c.ctx.set = set;
 	c.ctx.proto = protocol_get(opts->protocol);
 	c.ctx.controller_pid = getpid();
@@ -827,7 +826,7 @@ int restore_run(const struct restore_opts *opts)
 	arm_faults(&c);
 	c.progress_ns = now_ns();
 	c.deadline_ns = c.progress_ns + opts->timeout_ms * 1000000ull;
-	trace_clock_start(&c.ctx.shared->te);
+	clock_sample_take(&c.ctx.shared->te.clock_start);
 	/* One line for a failure: the controller's first error is kept and
 	 * said once, with the stage, by report_failure(). */
 	log_capture(c.error, sizeof(c.error));
@@ -852,7 +851,7 @@ int restore_run(const struct restore_opts *opts)
 		else
 			report_failure(&c);
 		end_stop(&c, STOP_FAILED);
-		ret = c.stepper ? stepper_finish(c.stepper) : EXIT_OK;
+		ret = c.obs ? c.obs->finish(c.obs->arg) : EXIT_OK;
 		ret = ret == EXIT_USAGE ? EXIT_USAGE : c.hung ? EXIT_HANG : EXIT_FAIL;
 		goto out_shared;
 	}
@@ -867,7 +866,7 @@ int restore_run(const struct restore_opts *opts)
 	fflush(stdout);
 	if (end_stop(&c, STOP_COMPLETE)) {
 		kill_tree(&c);
-		ret = c.stepper && stepper_finish(c.stepper) == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
+		ret = c.obs && c.obs->finish(c.obs->arg) == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
 		goto out_shared;
 	}
 	if (opts->detach || c.detached) {
@@ -878,8 +877,8 @@ int restore_run(const struct restore_opts *opts)
 		ret = wait_tree(&c);
 	}
 	/* A script's verdict (an expect failed, a script error) wins. */
-	if (c.stepper && stepper_finish(c.stepper) != EXIT_OK)
-		ret = stepper_finish(c.stepper);
+	if (c.obs && c.obs->finish(c.obs->arg) != EXIT_OK)
+		ret = c.obs->finish(c.obs->arg);
 out_shared:
 	free(c.caught.t);
 	pipes_close(&c.ctx);

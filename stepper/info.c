@@ -79,11 +79,11 @@ static void waits_on(struct stepper *s, const struct task_slot *t, int alive, ch
 void info_tasks(struct stepper *s)
 {
 	struct task_entries *te = stepper_te(s);
-	struct trace_clock clock;
+	struct clock_fit clock;
 	uint64_t now;
 	uint32_t i;
 
-	if (trace_clock_init(&clock, te))
+	if (clock_fit_init(&clock, &te->clock_start))
 		memset(&clock, 0, sizeof(clock));
 	now = barrier_rdtsc();
 	fprintf(s->out, "  %-7s %-7s %-10s %-18s %-26s %-10s %-5s %s\n", "PID", "HOST", "ROLE", "REACHED",
@@ -106,7 +106,7 @@ void info_tasks(struct stepper *s)
 		if (t->host_pid <= 0 && t->stage_reached < 0 && !t->gate)
 			snprintf(what, sizeof(what), "not forked yet");
 		format_duration(dur, sizeof(dur), clock.ns_per_tick ?
-				trace_clock_ns(&clock, now) - trace_clock_ns(&clock, since) : 0);
+				clock_fit_ns(&clock, now) - clock_fit_ns(&clock, since) : 0);
 		fprintf(s->out, "%c %-7" PRId32 " %-7s %-10s %-18s %-26s %-10s %-5s %s\n", here ? '*' : ' ', t->pid,
 			host, role_name(t->role), t->stage_reached >= 0 ? stage_or_none(t->stage_reached) : "-",
 			what, dur, state, wchan);
@@ -215,11 +215,11 @@ void info_switches(struct stepper *s)
 {
 	struct task_entries *te = stepper_te(s);
 	uint64_t last = barrier_events_written(te), seq;
-	struct trace_clock clock;
+	struct clock_fit clock;
 	struct barrier_event ev;
 	int n = 0;
 
-	if (trace_clock_init(&clock, te))
+	if (clock_fit_init(&clock, &te->clock_start))
 		memset(&clock, 0, sizeof(clock));
 	seq = last > BARRIER_RING_SIZE ? last - BARRIER_RING_SIZE + 1 : 1;
 	if (seq > 1)
@@ -233,7 +233,7 @@ void info_switches(struct stepper *s)
 		snprintf(what, sizeof(what), "%s -> %s", stage_or_none(ev.stage_from), stage_or_none(ev.stage_to));
 		snprintf(by, sizeof(by), "%s (pid %" PRId32 ")", role_name(ev.role), ev.pid);
 		format_duration(at, sizeof(at), clock.ns_per_tick ?
-				trace_clock_ns(&clock, ev.tsc) - te->clock_start.mono_ns : 0);
+				clock_fit_ns(&clock, ev.tsc) - te->clock_start.mono_ns : 0);
 		fprintf(s->out, "  %-3d %-40s %-26s %-9" PRIu32 " +%s\n", ++n, what, by, ev.count_set, at);
 	}
 	if (!n)

@@ -45,9 +45,9 @@ struct stepper {
 
 	struct script_line *script;
 	int nr_script, cap_script, next_line;
-	struct cli *cli;
+	void *cli;		/* opts.cli_frontend, made at the first prompt */
 	int cli_eof;
-	struct tui *tui;	/* opts.tui: the full-screen UI, made at the first stop */
+	void *tui;		/* opts.tui_frontend: the full-screen UI, made at the first stop */
 
 	/* The stop being handled (valid only inside stepper_stop). */
 	struct restore_ctx *ctx;

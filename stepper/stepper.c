@@ -1,5 +1,6 @@
 /* stepper.c: what happens at a stop.  The engine (restore/restore.c) calls
- * stepper_stop() whenever something stops: before the first switch, at a
+ * stepper_stop(), through the observer it was given (restore.h), whenever
+ * something stops: before the first switch, at a
  * participant parked at a breakpoint gate, at the controller's own
  * breakpointed switches, and at the end.  Here the stop is filtered
  * (conditions, ignore counts), reported as gdb would, and commands run —
@@ -141,8 +142,10 @@ void stepper_free(struct stepper *s)
 		expr_free(s->displays[i].e);
 		free(s->displays[i].text);
 	}
-	cli_free(s->cli);
-	tui_free(s->tui);
+	if (s->cli)
+		s->opts.cli_frontend->close(s->cli);
+	if (s->tui)
+		s->opts.tui_frontend->close(s->tui);
 	free(s->last_line);
 	free(s);
 }
@@ -427,9 +430,9 @@ static void tui_stop_begin(struct stepper *s)
 	struct stepper_view v;
 
 	if (s->opts.tui && !s->tui) {
-		s->tui = tui_new(s);
+		s->tui = s->opts.tui_frontend ? s->opts.tui_frontend->open(s, s->out) : NULL;
 		if (s->tui) {
-			s->out = tui_out(s->tui);
+			s->out = s->opts.tui_frontend->out(s->tui);
 		} else {
 			s->opts.tui = 0;	/* no terminal: the line interface */
 			s->opts.cli = 1;
@@ -439,12 +442,12 @@ static void tui_stop_begin(struct stepper *s)
 		return;
 	tui_view(s, s->ctx, &v);
 	v.user_bp = -1;
-	tui_stop(s->tui, &v);
+	s->opts.tui_frontend->show(s->tui, &v);
 }
 
 static void tui_stop_end(struct stepper *s)
 {
-	tui_end(s->tui);
+	s->opts.tui_frontend->end(s->tui);
 	s->out = s->opts.out ? s->opts.out : stdout;
 }
 
@@ -461,22 +464,22 @@ const char *stepper_next_line(struct stepper *s, const char **origin, const char
 		struct stepper_view v;
 
 		tui_view(s, s->ctx, &v);
-		line = s->cli_eof ? NULL : tui_gets(s->tui, &v, prompt);
+		line = s->cli_eof ? NULL : s->opts.tui_frontend->gets(s->tui, &v, prompt);
 		if (!line)
 			s->cli_eof = 1;
 		return line;
 	}
-	if (!s->opts.cli || s->cli_eof)
+	if (!s->opts.cli || s->cli_eof || !s->opts.cli_frontend)
 		return NULL;
 	if (!s->cli) {
-		s->cli = cli_new(s, s->out);
+		s->cli = s->opts.cli_frontend->open(s, s->out);
 		if (!s->cli) {
 			s->cli_eof = 1;
 			return NULL;
 		}
 	}
 	fflush(s->out);
-	line = cli_gets(s->cli, prompt);
+	line = s->opts.cli_frontend->gets(s->cli, NULL, prompt);
 	if (!line)
 		s->cli_eof = 1;
 	return line;
@@ -583,6 +586,29 @@ static int run_bp_commands(struct stepper *s, int idx, enum resume_action *actio
 	return r;
 }
 
+static enum resume_action observe_stop(void *s, struct restore_ctx *ctx, const struct stop_event *stop)
+{
+	return stepper_stop(s, ctx, stop);
+}
+
+static void observe_tick(void *s, struct restore_ctx *ctx)
+{
+	stepper_tick(s, ctx);
+}
+
+static int observe_finish(void *s)
+{
+	return stepper_finish(s);
+}
+
+void stepper_observer(struct stepper *s, struct restore_observer *obs)
+{
+	obs->arg = s;
+	obs->stop = observe_stop;
+	obs->tick = observe_tick;
+	obs->finish = observe_finish;
+}
+
 enum resume_action stepper_stop(struct stepper *s, struct restore_ctx *ctx, const struct stop_event *stop)
 {
 	enum resume_action action = RESUME_CONTINUE;
@@ -649,7 +675,7 @@ void stepper_tick(struct stepper *s, struct restore_ctx *ctx)
 		return;
 	tui_view(s, ctx, &v);
 	/* q while it runs: stop at the next event, where the UI quits. */
-	if (tui_tick(s->tui, &v) == TUI_TICK_STOP && !s->stepping) {
+	if (s->opts.tui_frontend->tick(s->tui, &v) == FRONTEND_TICK_STOP && !s->stepping) {
 		s->stepping = BP_ANY_EVENT;
 		barrier_bp_set(&ctx->shared->te, STEPPER_BP_STEP, BP_ANY_EVENT, -1, -1, 0);
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "stepper.h"
+#include "ui.h"
 
 #define HISTORY_SIZE 1000
 
@@ -98,7 +99,9 @@ static unsigned char complete_fn(EditLine *el, int ch)
 	return ret;
 }
 
-struct cli *cli_new(struct stepper *s, FILE *out)
+static void cli_free(struct cli *cli);
+
+static struct cli *cli_new(struct stepper *s, FILE *out)
 {
 	struct cli *cli = calloc(1, sizeof(*cli));
 	const char *home = getenv("HOME");
@@ -152,7 +155,7 @@ static const char *keep(struct cli *cli, const char *text, size_t n)
 	return cli->line;
 }
 
-const char *cli_gets(struct cli *cli, const char *prompt)
+static const char *cli_gets(struct cli *cli, const char *prompt)
 {
 	const char *text, *line;
 	HistEvent ev;
@@ -185,7 +188,7 @@ const char *cli_gets(struct cli *cli, const char *prompt)
 	return line;
 }
 
-void cli_free(struct cli *cli)
+static void cli_free(struct cli *cli)
 {
 	if (!cli)
 		return;
@@ -196,3 +199,25 @@ void cli_free(struct cli *cli)
 	free(cli->line);
 	free(cli);
 }
+
+static void *cli_open(struct stepper *s, FILE *out)
+{
+	return cli_new(s, out);
+}
+
+static const char *cli_gets_line(void *cli, const struct stepper_view *v, const char *prompt)
+{
+	(void)v;
+	return cli_gets(cli, prompt);
+}
+
+static void cli_close(void *cli)
+{
+	cli_free(cli);
+}
+
+const struct stepper_frontend cli_frontend = {
+	.open = cli_open,
+	.gets = cli_gets_line,
+	.close = cli_close,
+};

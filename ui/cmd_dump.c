@@ -1,5 +1,5 @@
 /* cmd_dump.c: `crstep dump -t PID -D DIR [--leave-running]`: write CRIU
- * images of a live process tree (see restore/dump.c for what it handles). */
+ * images of a live process tree (see dump/dump.c for what it handles). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -107,7 +107,8 @@ bad:
 int cmd_restore(int argc, char **argv)
 {
 	struct restore_opts o = { .protocol = PROTO_DEFAULT, .watchdog_ms = 5000 };
-	struct stepper_opts so = { .out = stdout };
+	struct stepper_opts so = { .out = stdout, .cli_frontend = &cli_frontend,
+				   .tui_frontend = &tui_frontend };
 	const char **ex;
 	int c, ret;
 
@@ -154,6 +155,7 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 	};
 	struct restore_opts o = *op;
 	struct stepper *s;
+	struct restore_observer obs;
 	int c, ret, cli = 0, tui = 0;
 
 	opterr = 0;
@@ -220,7 +222,10 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 	s = stepper_new(so);
 	if (!s)
 		return EXIT_USAGE;
-	o.stepper = s;
+	if (stepper_active(s)) {
+		stepper_observer(s, &obs);
+		o.observer = &obs;
+	}
 	ret = restore_run(&o);
 	stepper_free(s);
 	return ret;

@@ -35,6 +35,7 @@
 #include "restore.h"
 #include "stepper.h"
 #include "trace.h"
+#include "ui.h"
 
 #define OUT_LINES 200		/* output pane history */
 #define HIST_LINES 100		/* `:` history */
@@ -87,7 +88,7 @@ struct tui {
 	int nr_hist, hist_pos;
 	char line[CMDLEN];	/* returned by tui_gets */
 
-	struct trace_clock clock;
+	struct clock_fit clock;
 	int clock_ok;
 	int64_t start_ns;
 	pid_t owner;
@@ -325,7 +326,7 @@ static int64_t tsc_ns(struct tui *t, uint64_t tsc)
 {
 	if (!t->clock_ok || !tsc)
 		return 0;
-	return trace_clock_ns(&t->clock, tsc);
+	return clock_fit_ns(&t->clock, tsc);
 }
 
 static const char *stage_str(int stage)
@@ -1312,7 +1313,9 @@ static int stop_key(struct tui *t, const struct stepper_view *v, int ch)
 
 /* The public side. */
 
-struct tui *tui_new(struct stepper *s)
+static void tui_free(struct tui *t);
+
+static struct tui *tui_new(struct stepper *s)
 {
 	struct tui *t = calloc(1, sizeof(*t));
 	int in = 0, out = 1;
@@ -1364,7 +1367,7 @@ fail:
 	return NULL;
 }
 
-FILE *tui_out(struct tui *t)
+static FILE *tui_out(struct tui *t)
 {
 	return t->out;
 }
@@ -1375,13 +1378,13 @@ static void clock_refresh(struct tui *t, const struct stepper_view *v)
 
 	if (!t->start_ns)
 		t->start_ns = te->clock_start.mono_ns;
-	if (!t->clock_ok && !trace_clock_init(&t->clock, te))
+	if (!t->clock_ok && !clock_fit_init(&t->clock, &te->clock_start))
 		t->clock_ok = 1;
 	else if (t->clock_ok && !final_kind(v))
-		trace_clock_init(&t->clock, te);
+		clock_fit_init(&t->clock, &te->clock_start);
 }
 
-void tui_stop(struct tui *t, const struct stepper_view *v)
+static void tui_stop(struct tui *t, const struct stepper_view *v)
 {
 	fflush(t->out);
 	t->stop_mark = t->out_len;
@@ -1395,7 +1398,7 @@ void tui_stop(struct tui *t, const struct stepper_view *v)
 
 /* Keys until a command line is made.  The errors a typed command wrote to
  * the held stderr were shown here: they are not replayed at the end. */
-const char *tui_gets(struct tui *t, const struct stepper_view *v, const char *prompt)
+static const char *tui_gets(struct tui *t, const struct stepper_view *v, const char *prompt)
 {
 	int typed_prompt = strcmp(prompt, "(crstep) ") != 0;
 
@@ -1460,9 +1463,9 @@ const char *tui_gets(struct tui *t, const struct stepper_view *v, const char *pr
 
 /* While the restore runs: at most every 100 ms anyway (the engine's
  * wait slice); keys are read without waiting. */
-int tui_tick(struct tui *t, const struct stepper_view *v)
+static int tui_tick(struct tui *t, const struct stepper_view *v)
 {
-	int ch, ret = TUI_TICK_NONE;
+	int ch, ret = FRONTEND_TICK_NONE;
 
 	if (!t->active)
 		return ret;
@@ -1474,7 +1477,7 @@ int tui_tick(struct tui *t, const struct stepper_view *v)
 			if (ch == 'y' || ch == 'Y') {
 				t->pending_quit = 1;
 				snprintf(t->message, sizeof(t->message), "quitting at the next event...");
-				ret = TUI_TICK_STOP;
+				ret = FRONTEND_TICK_STOP;
 			}
 		} else if (t->help) {
 			t->help = 0;
@@ -1488,7 +1491,7 @@ int tui_tick(struct tui *t, const struct stepper_view *v)
 	return ret;
 }
 
-void tui_end(struct tui *t)
+static void tui_end(struct tui *t)
 {
 	size_t from;
 
@@ -1508,7 +1511,7 @@ void tui_end(struct tui *t)
 	}
 }
 
-void tui_free(struct tui *t)
+static void tui_free(struct tui *t)
 {
 	int i;
 
@@ -1535,3 +1538,50 @@ void tui_free(struct tui *t)
 		current = NULL;
 	free(t);
 }
+
+/* The stepper's view of the TUI (stepper.h, struct stepper_frontend). */
+static void *fe_open(struct stepper *s, FILE *out)
+{
+	(void)out;	/* the TUI prints into its own pane */
+	return tui_new(s);
+}
+
+static FILE *fe_out(void *t)
+{
+	return tui_out(t);
+}
+
+static void fe_show(void *t, const struct stepper_view *v)
+{
+	tui_stop(t, v);
+}
+
+static const char *fe_gets(void *t, const struct stepper_view *v, const char *prompt)
+{
+	return tui_gets(t, v, prompt);
+}
+
+static int fe_tick(void *t, const struct stepper_view *v)
+{
+	return tui_tick(t, v);
+}
+
+static void fe_end(void *t)
+{
+	tui_end(t);
+}
+
+static void fe_close(void *t)
+{
+	tui_free(t);
+}
+
+const struct stepper_frontend tui_frontend = {
+	.open = fe_open,
+	.out = fe_out,
+	.show = fe_show,
+	.gets = fe_gets,
+	.tick = fe_tick,
+	.end = fe_end,
+	.close = fe_close,
+};

@@ -247,7 +247,7 @@ static int setup(enum proto_variant variant, int aborting)
 	te->nr_threads = 5;
 	te->nr_helpers = 1;
 	te->nr_zombies = 1;
-	trace_clock_start(te);
+	clock_sample_take(&te->clock_start);
 	for (i = 0; i < NR_TEST_SLOTS; i++)
 		if (task_slot_assign(te, slot_pid[i], slot_role[i]) != i)
 			return -1;

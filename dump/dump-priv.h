@@ -1,4 +1,4 @@
-/* dump-priv.h: what the parts of the dumper (restore/dump*.c) share. */
+/* dump-priv.h: what the parts of the dumper (dump/dump*.c) share. */
 #ifndef CRSTEP_DUMP_PRIV_H
 #define CRSTEP_DUMP_PRIV_H
 

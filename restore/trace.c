@@ -10,62 +10,6 @@
 #include "protocol.h"
 #include "trace.h"
 
-#define CALIBRATION_MIN_NS 5000000LL	/* 5 ms between the two samples */
-
-static int clock_sample(struct barrier_clock_sample *sample)
-{
-	struct timespec ts;
-	uint64_t before, after;
-
-	before = barrier_rdtsc();
-	if (clock_gettime(CLOCK_MONOTONIC, &ts))
-		return -1;
-	after = barrier_rdtsc();
-	sample->tsc = before + (after - before) / 2;
-	sample->mono_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-	return 0;
-}
-
-void trace_clock_start(struct task_entries *te)
-{
-	struct barrier_clock_sample sample;
-
-	if (clock_sample(&sample) == 0)
-		te->clock_start = sample;
-}
-
-int trace_clock_init(struct trace_clock *clock, const struct task_entries *te)
-{
-	struct barrier_clock_sample first = te->clock_start, now;
-
-	if (!first.tsc && clock_sample(&first))
-		return -1;
-	if (clock_sample(&now))
-		return -1;
-	if (now.mono_ns - first.mono_ns < CALIBRATION_MIN_NS) {
-		int64_t rest = CALIBRATION_MIN_NS - (now.mono_ns - first.mono_ns);
-		struct timespec nap = { rest / 1000000000LL, rest % 1000000000LL };
-
-		while (nanosleep(&nap, &nap) && errno == EINTR)
-			;
-		if (clock_sample(&now))
-			return -1;
-	}
-	clock->tsc0 = first.tsc;
-	clock->ns0 = first.mono_ns;
-	clock->ns_per_tick = now.tsc > first.tsc ?
-		(double)(now.mono_ns - first.mono_ns) / (double)(now.tsc - first.tsc) : 1.0;
-	return 0;
-}
-
-int64_t trace_clock_ns(const struct trace_clock *clock, uint64_t tsc)
-{
-	/* Signed: events may predate the first sample by a little. */
-	double ticks = (double)(int64_t)(tsc - clock->tsc0);
-
-	return clock->ns0 + (int64_t)(ticks * clock->ns_per_tick);
-}
-
 /* The first switch leaves the initial start (-1, which is also FAIL's
  * number); nothing switches away from a real FAIL, so -1 on a SWITCH is
  * printed as "none". */
@@ -138,7 +82,7 @@ int trace_print_switch_log(FILE *out, const struct task_entries *te)
 
 struct jsonl_ctx {
 	FILE *out;
-	struct trace_clock clock;
+	struct clock_fit clock;
 };
 
 static void print_stage_json(FILE *out, const char *key, int stage, const char *none)
@@ -159,7 +103,7 @@ static void print_event_json(const struct barrier_event *ev, void *arg)
 	int initial = ev->type == BARRIER_EV_SWITCH && ev->stage_from == CR_STATE_FAIL;
 
 	fprintf(ctx->out, "{\"seq\":%" PRIu64 ",\"t_ns\":%" PRId64 ",\"tsc\":%" PRIu64
-		",\"type\":\"%s\"", ev->seq, trace_clock_ns(&ctx->clock, ev->tsc),
+		",\"type\":\"%s\"", ev->seq, clock_fit_ns(&ctx->clock, ev->tsc),
 		ev->tsc, barrier_event_type_name(ev->type));
 	print_stage_json(ctx->out, "from", ev->stage_from, initial ? "none" : NULL);
 	print_stage_json(ctx->out, "to", ev->stage_to, NULL);
@@ -173,14 +117,14 @@ int trace_write_jsonl(FILE *out, const struct task_entries *te)
 {
 	struct jsonl_ctx ctx = { .out = out };
 
-	if (trace_clock_init(&ctx.clock, te))
+	if (clock_fit_init(&ctx.clock, &te->clock_start))
 		return -1;
 	for_each_event(te, print_event_json, &ctx);
 	return ferror(out) ? -1 : 0;
 }
 
 struct stats_ctx {
-	const struct trace_clock *clock;
+	const struct clock_fit *clock;
 	int open_stage;			/* stage entered last, -1 if none */
 	int64_t open_ns;
 	int64_t spent_ns[CR_STATE_NR];
@@ -196,7 +140,7 @@ static void account_switch(const struct barrier_event *ev, void *arg)
 
 	if (ev->type != BARRIER_EV_SWITCH && ev->type != BARRIER_EV_FAIL)
 		return;
-	t = trace_clock_ns(ctx->clock, ev->tsc);
+	t = clock_fit_ns(ctx->clock, ev->tsc);
 	if (ctx->open_stage >= 0)
 		ctx->spent_ns[ctx->open_stage] += t - ctx->open_ns;
 	ctx->open_stage = -1;
@@ -210,12 +154,12 @@ static void account_switch(const struct barrier_event *ev, void *arg)
 
 int trace_print_stats(FILE *out, const struct task_entries *te)
 {
-	struct trace_clock clock;
+	struct clock_fit clock;
 	struct stats_ctx ctx = { .clock = &clock, .open_stage = -1 };
 	uint64_t lost;
 	int stage;
 
-	if (trace_clock_init(&clock, te))
+	if (clock_fit_init(&clock, &te->clock_start))
 		return -1;
 	lost = for_each_event(te, account_switch, &ctx);
 	if (lost)
@@ -224,7 +168,7 @@ int trace_print_stats(FILE *out, const struct task_entries *te)
 	 * switches out of it, so it has no time of its own. */
 	if (ctx.open_stage >= 0 && ctx.open_stage != CR_STATE_COMPLETE)
 		ctx.spent_ns[ctx.open_stage] +=
-			trace_clock_ns(&clock, barrier_rdtsc()) - ctx.open_ns;
+			clock_fit_ns(&clock, barrier_rdtsc()) - ctx.open_ns;
 	for (stage = 0; stage < CR_STATE_NR; stage++) {
 		if (!ctx.entered[stage])
 			continue;
