@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""soak.py [--tap] [--runs N] [--load-runs N] [--spread] [--fixture NAME]...
-[--protocol P]...: restore every fixture (tests/fixtures/*/*/ with prepare.sh,
+"""soak.py [--tap] [--runs N] [--load-runs N] [--spread [--jobs N]]
+[--fixture NAME]... [--protocol P]...: restore every fixture (tests/fixtures/*/*/ with prepare.sh,
 images/ and check.sh) many times in a row for real and count what goes wrong.
 
 Phase 1: every fixture --runs times in a row (SOAK_RUNS, default 200) under
 every protocol variant; phase 2: the same --load-runs times (SOAK_LOAD_RUNS,
 default 50) with two CPU-burning processes running.  --spread instead runs
 each fixture --runs times in all, cycling through the variants (the short
-version `make check` runs).
+version `make check` runs); with --jobs N, N fixtures' blocks run at the
+same time, one process each (their paths and pids do not overlap).
 
 One run: prepare.sh; `crstep restore --batch --detach --pidfile F --protocol P
 DIR/images` (its wall time is the restore time); the restored tree's
@@ -36,6 +37,7 @@ tests/lib.sh defines a function named in FD_HELPERS below, that one is used.
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -302,9 +304,83 @@ def start_burners(n):
             for _ in range(n)]
 
 
+def run_block(name, fdir, variants, n, phase, tmp, fdcheck, burners, say):
+    """n runs of one fixture in a row, cycling through variants; the failures
+    said as they come.  Returns (row, nr passed, nr failed)."""
+    res, passed, failed = [], 0, 0
+    for i in range(n):
+        v = variants[i % len(variants)]
+        r = one_run(name, fdir, v, tmp, fdcheck, burners)
+        res.append(r)
+        if r.ok and not r.procs_left and not r.fds_left:
+            passed += 1
+            continue
+        failed += 1
+        say('FAIL %s %s%s run %d of %d:' % (name, v, ' (load)' if phase else '', i + 1, n))
+        for what, out in r.why:
+            say('  ' + what)
+            if failed > FULL_REPORTS:
+                say('    | ' + (out.strip().splitlines() or [''])[0])
+                continue
+            for line in out.rstrip().splitlines()[:40]:
+                say('    | ' + line)
+        sys.stdout.flush()
+    secs = [r.secs for r in res if r.secs is not None]
+    label = '%-8s %-12s %-4s' % (name, variants[0] if len(variants) == 1 else 'spread', phase or '-')
+    row = '%s runs %4d  failures %3d  p50 %6.0f ms  p99 %6.0f ms  processes left %d  fds left %d' % (
+        label, len(res), sum(1 for r in res if not r.ok), pct(secs, 0.5) * 1000, pct(secs, 0.99) * 1000,
+        sum(len(r.procs_left) for r in res), sum(len(r.fds_left) for r in res))
+    return row, passed, failed
+
+
+def parallel_blocks(fx, variants, n, jobs, tmp, fdcheck, say):
+    """Up to jobs fixtures at a time, one process each and each a subreaper
+    of its own (so what a run leaves behind is found by the worker that made
+    it): for a short soak.  Their reports come back in fixture order."""
+    running, done = {}, {}
+    todo = list(enumerate(fx))
+    while todo or running:
+        while todo and len(running) < jobs:
+            k, (name, fdir) = todo.pop(0)
+            out = os.path.join(tmp, 'worker-%d' % k)
+            os.mkdir(out)
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    f = open(os.path.join(out, 'log'), 'w')
+                    os.dup2(f.fileno(), 1)
+                    sys.stdout = f
+                    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+                    row, p, q = run_block(name, fdir, variants, n, '', out, fdcheck, [], say)
+                    with open(os.path.join(out, 'result'), 'w') as r:
+                        r.write('%d %d %s' % (p, q, row))
+                    code = 0
+                finally:
+                    sys.stdout.flush()
+                    os._exit(code)
+            running[pid] = (k, name, out)
+        pid, _ = os.wait()
+        if pid in running:	# else an orphan of a worker that died
+            k, name, out = running.pop(pid)
+            done[k] = (name, out)
+    results = []
+    for k in sorted(done):
+        name, out = done[k]
+        sys.stdout.write(open(os.path.join(out, 'log')).read())
+        try:
+            p, q, row = open(os.path.join(out, 'result')).read().split(' ', 2)
+            results.append((row, int(p), int(q)))
+        except (OSError, ValueError):
+            results.append(('%-8s worker died' % name, 0, 1))
+    return results
+
+
 def main():
     args = sys.argv[1:]
     tap = spread = False
+    jobs = 1
     runs = int(os.environ.get('SOAK_RUNS', 200))
     load_runs = int(os.environ.get('SOAK_LOAD_RUNS', 50))
     names, variants = [], []
@@ -314,6 +390,8 @@ def main():
             tap = True
         elif a == '--spread':
             spread = True
+        elif a == '--jobs':
+            jobs = int(args.pop(0))
         elif a == '--runs':
             runs = int(args.pop(0))
         elif a == '--load-runs':
@@ -338,57 +416,43 @@ def main():
     say = (lambda s: print('# ' + s)) if tap else print
     say('soak: %s, %d fixture(s): %s; protocols %s; %s; fd check against the images: %s' % (
         CRSTEP, len(fx), ' '.join(n for n, _ in fx), ' '.join(variants),
-        '%d runs per fixture spread over the protocols' % runs if spread else
+        '%d runs per fixture spread over the protocols%s' % (runs, ', %d fixtures at a time' % jobs if jobs > 1 else '')
+        if spread else
         '%d runs in a row per fixture and protocol, then %d with 2 CPU burners' % (runs, load_runs),
         fdcheck or 'none (set SOAK_FD_CHECK)'))
-    # (phase, variant list, runs in a row): a block is one fixture's runs
+    # (phase, variants cycled through, runs in a row): a block is one
+    # fixture's runs
     if spread:
-        plan = [('', None, runs)]
+        plan = [('', variants, runs)]
     else:
-        plan = [('', v, runs) for v in variants] + [('load', v, load_runs) for v in variants]
+        plan = [('', [v], runs) for v in variants] + [('load', [v], load_runs) for v in variants]
     tmp = tempfile.mkdtemp(prefix='crstep-soak.')
     passed = failed = n_test = 0
     rows = []
     t_start = time.monotonic()
-    for phase, variant, n in plan:
+
+    def report(row, p, q):
+        nonlocal passed, failed, n_test
+        passed += p
+        failed += q
+        rows.append(row)
+        if tap:
+            n_test += 1
+            print('%s %d - soak %s' % ('not ok' if q else 'ok', n_test, row))
+        else:
+            print('%s  (%s)' % (row, time.strftime('%H:%M:%S')))
+        sys.stdout.flush()
+
+    if jobs > 1 and spread:
+        for res in parallel_blocks(fx, variants, runs, jobs, tmp, fdcheck, say):
+            report(*res)
+    for phase, vs, n in plan if not (jobs > 1 and spread) else []:
         if n <= 0:
             continue
         burners = start_burners(2) if phase == 'load' else []
         try:
             for name, fdir in fx:
-                res = []
-                for i in range(n):
-                    v = variant or variants[i % len(variants)]
-                    r = one_run(name, fdir, v, tmp, fdcheck, [b.pid for b in burners])
-                    res.append(r)
-                    if r.ok and not r.procs_left and not r.fds_left:
-                        passed += 1
-                        continue
-                    failed += 1
-                    nfail = sum(1 for x in res if not x.ok or x.procs_left or x.fds_left)
-                    say('FAIL %s %s%s run %d of %d:' % (name, v, ' (load)' if phase else '', i + 1, n))
-                    for what, out in r.why:
-                        say('  ' + what)
-                        if nfail > FULL_REPORTS:
-                            say('    | ' + (out.strip().splitlines() or [''])[0])
-                            continue
-                        for line in out.rstrip().splitlines()[:40]:
-                            say('    | ' + line)
-                    sys.stdout.flush()
-                secs = [r.secs for r in res if r.secs is not None]
-                nf = sum(1 for r in res if not r.ok)
-                pl = sum(len(r.procs_left) for r in res)
-                fl = sum(len(r.fds_left) for r in res)
-                label = '%-8s %-12s %-4s' % (name, variant or 'spread', phase or '-')
-                row = '%s runs %4d  failures %3d  p50 %6.0f ms  p99 %6.0f ms  processes left %d  fds left %d' % (
-                    label, len(res), nf, pct(secs, 0.5) * 1000, pct(secs, 0.99) * 1000, pl, fl)
-                rows.append(row)
-                if tap:
-                    n_test += 1
-                    print('%s %d - soak %s' % ('ok' if not (nf or pl or fl) else 'not ok', n_test, row))
-                else:
-                    print('%s  (%s)' % (row, time.strftime('%H:%M:%S')))
-                sys.stdout.flush()
+                report(*run_block(name, fdir, vs, n, phase, tmp, fdcheck, [b.pid for b in burners], say))
         finally:
             for b in burners:
                 b.kill()
@@ -402,12 +466,7 @@ def main():
     else:
         print('# %d runs passed, %d failed' % (passed, failed))
         print('1..%d' % n_test)
-    try:
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
-    except OSError:
-        pass
+    shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 
 
