@@ -320,7 +320,10 @@ def run_block(name, fdir, variants, n, phase, tmp, fdcheck, burners, say):
         for what, out in r.why:
             say('  ' + what)
             if failed > FULL_REPORTS:
-                say('    | ' + (out.strip().splitlines() or [''])[0])
+                # the lines that say what went wrong: crstep's error, check.sh's FAIL
+                lines = out.strip().splitlines() or ['']
+                for line in [x for x in lines if re.search(r'crstep:|FAIL|^(fd|process) ', x)][:4] or lines[:1]:
+                    say('    | ' + line)
                 continue
             for line in out.rstrip().splitlines()[:40]:
                 say('    | ' + line)
