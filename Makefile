@@ -4,6 +4,8 @@
 #   make check      run every test (TAP); SANITIZE=1 builds with ASan+UBSan
 #   make demo       restore the bundled counter fixture and show it continue
 #   make bench      time restores of the counter fixture
+#   make soak       restore every fixture 200 times per protocol, then 50 under CPU load
+#                   (SOAK_RUNS, SOAK_LOAD_RUNS); run it under /work/wt/isolated or alike
 
 CC       ?= cc
 PKGS     := libprotobuf-c libedit ncursesw libcap
@@ -99,9 +101,12 @@ demo: setup crstep
 bench: crstep
 	@sh tests/bench.sh
 
+soak: crstep
+	@python3 tests/soak.py
+
 clean:
 	rm -rf build crstep
 
-.PHONY: all setup check demo bench clean
+.PHONY: all setup check demo bench soak clean
 .SECONDARY: $(PB_C) $(PB_H)
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -50,6 +50,12 @@ enum resume_action stepper_stop(struct stepper *s, struct restore_ctx *ctx,
  * it prints the TAP plan if any expect ran. */
 int stepper_finish(struct stepper *s);
 
+/* crstep restore's exit code from the engine's (restore_run()) and the
+ * stepper's verdict: 4 a script error, else 3 a hang > 2 the restore failed
+ * > 1 an expect failed > 0.  A kill, detach or quit of the script's (or
+ * the user's) is no failure: after one the verdict is the expects'. */
+int stepper_exit_code(struct stepper *s, int restore_ret);
+
 /* The engine's call while it waits for a barrier (every 100 ms or so)
  * when the stepper is active: a full-screen UI redraws its live state
  * here.  Never called on the participants' side: it costs them nothing. */

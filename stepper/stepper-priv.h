@@ -66,6 +66,8 @@ struct stepper {
 
 	int nr_expect, nr_expect_failed;
 	int script_error;	/* EXIT_USAGE at the end, kill now */
+	int ended_restore;	/* a kill or quit of the script's (or the
+				 * user's) ended the restore: no failure */
 	int plan_printed;
 
 	/* The command being run: where from, for error messages. */

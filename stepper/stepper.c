@@ -380,7 +380,8 @@ static void report_stop(struct stepper *s, int user_bp, int as_step)
 				break;
 			}
 		}
-		fprintf(s->out, "Restore failed at %s.\n", from_name(stage));
+		fprintf(s->out, "Restore %s at %s.\n", s->ended_restore ? "killed (by a command)" : "failed",
+			from_name(stage));
 		break;
 	}
 	case STOP_HANG:
@@ -645,6 +646,11 @@ enum resume_action stepper_stop(struct stepper *s, struct restore_ctx *ctx, cons
 	}
 	action = command_loop(s);
 out:
+	/* The engine ends the restore for a kill or a quit as it would for a
+	 * failure; remember it was asked for (stepper_exit_code()).  At the
+	 * failed stop the restore had failed already. */
+	if ((action == RESUME_KILL || action == RESUME_QUIT) && !s->script_error && stop->kind != STOP_FAILED)
+		s->ended_restore = 1;
 	fflush(s->out);
 	if (s->tui && s->final)
 		tui_stop_end(s);
@@ -665,6 +671,24 @@ int stepper_finish(struct stepper *s)
 	if (s->script_error)
 		return EXIT_USAGE;
 	return s->nr_expect_failed ? EXIT_EXPECT : EXIT_OK;
+}
+
+/* The documented precedence, 3 hang > 2 restore failed > 1 expect failed
+ * > 0, with a script error (4) before all: the engine's code knows a hang
+ * and a failure, but it also says 2 when the stepper's own kill or quit
+ * ended the restore; that is no failure, the script's verdict stands. */
+int stepper_exit_code(struct stepper *s, int restore_ret)
+{
+	int verdict;
+
+	if (!s)
+		return restore_ret;
+	verdict = stepper_finish(s);
+	if (verdict == EXIT_USAGE || restore_ret == EXIT_USAGE || restore_ret == EXIT_HANG)
+		return verdict == EXIT_USAGE ? EXIT_USAGE : restore_ret;
+	if (restore_ret == EXIT_FAIL && !s->ended_restore)
+		return EXIT_FAIL;
+	return verdict != EXIT_OK ? verdict : restore_ret == EXIT_FAIL ? EXIT_OK : restore_ret;
 }
 
 void stepper_tick(struct stepper *s, struct restore_ctx *ctx)

@@ -46,13 +46,20 @@ done_testing() {
 
 . "$TOP/tests/lib-kill.sh"
 
-# The pid namespaces that exist before the test: restores of others.
+# The pid namespaces that exist before the test: restores of others.  Only
+# processes in our mount namespace count: what this test restores inherits
+# it, while other checkouts restoring at the same time under
+# /work/wt/isolated (or alike) have one of their own.  One find(1) reads
+# every link: a fork per process is too slow on a loaded machine.
 foreign_ns() {
-	mine=$(readlink /proc/self/ns/pid)
-	for p in /proc/[0-9]*; do
-		ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
-		[ "$ns" = "$mine" ] || echo "$ns ${p#/proc/}"
-	done
+	find /proc/self/ns/pid /proc/self/ns/mnt /proc/[0-9]*/ns/pid /proc/[0-9]*/ns/mnt -maxdepth 0 \
+		-printf '%p %l\n' 2>/dev/null | awk '
+	{ split($1, f, "/"); v[f[3], f[5]] = $2; if (f[3] != "self") p[f[3]] = 1 }
+	END {
+		for (q in p)
+			if (v[q, "mnt"] == v["self", "mnt"] && v[q, "pid"] != "" && v[q, "pid"] != v["self", "pid"])
+				print v[q, "pid"], q
+	}'
 }
 foreign_ns | awk '{ print $1 }' | sort -u >"$TMP/ns-before"
 

@@ -41,8 +41,11 @@ static void restore_usage(FILE *f)
 		"Without --detach crstep waits for the restored root and exits with its status.\n"
 		"On a terminal, without --batch, crstep opens the full-screen UI, stopped before\n"
 		"the first switch (--cli: the (crstep) prompt instead).\n"
-		"Exit codes: 0 success, 1 an expect failed, 2 the restore\n"
-		"failed, 3 a hang or --timeout, 4 a usage or script error.\n");
+		"Exit codes: 0 success, 1 an expect failed, 2 the restore failed, 3 a hang or\n"
+		"--timeout, 4 a usage or script error.  When several hold: 4 first, then\n"
+		"3 hang > 2 restore failed > 1 expect failed > 0.  A kill, detach or quit of\n"
+		"the script's (or yours) is no failure: a failed expect still gives 1 (a\n"
+		"kill after it does not hide it), else 0; 2 only when the restore itself failed.\n");
 }
 
 static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct stepper_opts *so);
@@ -226,7 +229,7 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 		stepper_observer(s, &obs);
 		o.observer = &obs;
 	}
-	ret = restore_run(&o);
+	ret = stepper_exit_code(s, restore_run(&o));
 	stepper_free(s);
 	return ret;
 }

@@ -30,7 +30,9 @@ static void usage(FILE *f)
 	fprintf(f, "\n  crstep --help | --version\n"
 		"  crstep restore --help      the restore options\n\n"
 		"exit codes: 0 success, 1 an expect failed, 2 restore failed or images invalid,\n"
-		"            3 hang detected or timeout, 4 usage error\n");
+		"            3 hang detected or timeout, 4 usage error; for restore, when several\n"
+		"            hold: 4 first, then 3 hang > 2 restore failed > 1 expect failed > 0\n"
+		"            (a script's own kill, detach or quit is no failure)\n");
 }
 
 int main(int argc, char **argv)
