@@ -816,7 +816,7 @@ int restore_run(const struct restore_opts *opts)
 		goto out_shared;
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx))
+	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx) || service_fds_setup(&c.ctx))
 		goto out_shared;
 	{
 		struct rusage ru;
