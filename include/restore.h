@@ -82,7 +82,11 @@ struct restore_ctx {
  * inherits).  They sit at fixed numbers at the top of the fd table the
  * kernel allocates anyway, above every fd of every task in the images, so
  * no restored fd can land on one (CRIU's service fds). */
-enum service_fd { SFD_LOG, SFD_EXE, SFD_SHARED };	/* then pipes and shmem */
+enum service_fd {
+	SFD_LOG,	/* the tasks' warnings: a memfd the controller copies to stderr */
+	SFD_EXE,	/* a task's exe, for PR_SET_MM_MAP */
+	SFD_SHARED,	/* then the pipes and the shared memory */
+};
 static inline int service_fd(const struct restore_ctx *ctx, int slot)
 {
 	return ctx->sfd_top - 1 - slot;
@@ -128,6 +132,7 @@ int pipes_prepare(struct restore_ctx *ctx);
 int service_fds_setup(struct restore_ctx *ctx);
 int service_fd_install(const struct restore_ctx *ctx, int fd, int slot);
 void task_fds_close_foreign(const struct restore_ctx *ctx);
+void service_log_forward(const struct restore_ctx *ctx, off_t *done);
 void pipes_close(struct restore_ctx *ctx);
 int reg_file_open_flags(const struct img_set *set, const RegFileEntry *reg, int flags, int check_size);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -194,6 +195,7 @@ int service_fd_install(const struct restore_ctx *ctx, int fd, int slot)
  * one; the controller's own fds there push it one table size up. */
 int service_fds_setup(struct restore_ctx *ctx)
 {
+	int log;
 	int nr = SFD_SHARED + 2 * (int)ctx->nr_pipes + (int)ctx->nr_shmems;
 	int need = 2 * (images_max_fd(ctx->set) + 1) + nr, top = FDTABLE_FIRST, slot = SFD_SHARED;
 	struct rlimit rl;
@@ -216,6 +218,12 @@ int service_fds_setup(struct restore_ctx *ctx)
 	}
 	ctx->sfd_top = top;
 	ctx->sfd_nr = nr;
+	/* The tasks' log: a file the controller copies to its stderr. */
+	log = memfd_create("crstep-log", MFD_CLOEXEC);
+	if (log < 0)
+		return error("cannot create the tasks' log: %s", strerror(errno));
+	if (service_fd_install(ctx, log, SFD_LOG) < 0)
+		return -1;
 	for (i = 0; i < ctx->nr_pipes; i++) {
 		ctx->pipes[i].fds[0] = service_fd_install(ctx, ctx->pipes[i].fds[0], slot++);
 		ctx->pipes[i].fds[1] = service_fd_install(ctx, ctx->pipes[i].fds[1], slot++);
@@ -228,6 +236,22 @@ int service_fds_setup(struct restore_ctx *ctx)
 			return -1;
 	}
 	return 0;
+}
+
+/* Copy what the tasks logged since the last call to crstep's stderr
+ * (the controller; *done is the offset already copied). */
+void service_log_forward(const struct restore_ctx *ctx, off_t *done)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (!ctx->sfd_top)
+		return;
+	while ((n = pread(service_fd(ctx, SFD_LOG), buf, sizeof(buf), *done)) > 0) {
+		if (write(2, buf, n) < 0)
+			return;
+		*done += n;
+	}
 }
 
 /* A task's first act: whatever crstep holds (its stdio, the terminal of

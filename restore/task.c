@@ -321,21 +321,19 @@ void task_main(struct restore_ctx *ctx, struct img_task *t)
 	struct task_entries *te = &ctx->shared->te;
 	struct premap pm = { 0 };
 	sigset_t all;
-	int stage = te->start, fd;
+	int stage = te->start;
 
 	/* Nothing may be delivered until the final sigreturn sets the mask. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	prctl(PR_SET_PDEATHSIG, 0);
 	log_capture(report_of(ctx, t)->msg, RST_ERR_LEN);
-	/* Warnings go to crstep's stderr through a service fd: the root dups
-	 * it, a child finds its parent's copy in the same slot.  Then nothing
-	 * else of crstep's stays, so the children forked at FORKING get none
-	 * of it either. */
-	if (log_fd() != service_fd(ctx, SFD_LOG)) {
-		fd = log_fd() >= 0 ? dup3(log_fd(), service_fd(ctx, SFD_LOG), O_CLOEXEC) : -1;
-		log_set_fd(fd);
-	}
+	/* Warnings go to the controller's log file (a service fd), never to
+	 * crstep's stderr: a task kept stopped (--keep) or one that outlives
+	 * crstep must not hold crstep's output open.  Then nothing else of
+	 * crstep's stays, so the children forked at FORKING get none of it
+	 * either. */
+	log_set_fd(service_fd(ctx, SFD_LOG));
 	close(service_fd(ctx, SFD_EXE));
 	task_fds_close_foreign(ctx);
 
