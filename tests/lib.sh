@@ -83,6 +83,11 @@ no_restored() {
 # code has run (a stop at the switch into COMPLETE), where every pos must be
 # exact.
 
+# The system python3 when there is one: a version manager's shim can take
+# seconds to start on a loaded machine, and check_fds runs often.
+FDS_PYTHON=python3
+[ -x /usr/bin/python3 ] && FDS_PYTHON=/usr/bin/python3
+
 # fds_moving FX: the fds the fixture's workload moves after the restore.
 fds_moving() {
 	case $1 in
@@ -95,7 +100,7 @@ fds_moving() {
 # check_fds DESC ROOT_PID FX [MOVING]: one TAP line; MOVING defaults to the
 # fixture's (fds_moving).
 check_fds() {
-	python3 "$TOP/tests/fds.py" "$CRSTEP" "$2" "$3/images" "${4-$(fds_moving "$3")}" >"$TMP/fds" 2>&1
+	$FDS_PYTHON "$TOP/tests/fds.py" "$CRSTEP" "$2" "$3/images" "${4-$(fds_moving "$3")}" >"$TMP/fds" 2>&1
 	fds_st=$?
 	ok $fds_st "$1: fds as dumped: $(tail -1 "$TMP/fds")"
 	[ $fds_st -eq 0 ] || sed 's/^/# /' "$TMP/fds" | head -20
@@ -110,6 +115,24 @@ tree_root() {
 	[ -n "$tr_c" ] && [ "$(cat "/proc/$tr_c/comm" 2>/dev/null)" = crstep-reaper ] &&
 		tr_c=$(cat "/proc/$tr_c/task/$tr_c/children" 2>/dev/null) && tr_c=${tr_c%% *}
 	echo "$tr_c"
+}
+
+# kill_whole_tree PID: kill_tree, and first every descendant of PID (with
+# --pidns host there is no namespace to take them along).
+kill_whole_tree() {
+	kw_all=$1 kw_todo=$1
+	while [ -n "$kw_todo" ]; do
+		kw_next=
+		for kw_p in $kw_todo; do
+			kw_next="$kw_next $(cat "/proc/$kw_p/task/$kw_p/children" 2>/dev/null)"
+		done
+		kw_todo=$(echo $kw_next)
+		kw_all="$kw_all $kw_todo"
+	done
+	for kw_p in $kw_all; do
+		[ "$kw_p" = "$1" ] || kill -KILL "$kw_p" 2>/dev/null
+	done
+	kill_tree "$1"
 }
 
 # check_fds_stopped DESC FX [OPTION...]: restore FX with --cli on a fifo,
@@ -150,6 +173,6 @@ check_fds_stopped() {
 	if [ -n "$cs_root" ]; then
 		sleep 0.3
 		check_fds "$cs_desc, running" "$cs_root" "$cs_fx"
-		kill_tree "$cs_root"
+		kill_whole_tree "$cs_root"
 	fi
 }
