@@ -193,8 +193,11 @@ def check_task(img, files, host, pid, moving, pipes, problems):
 
 
 def check_reaper(root, problems):
-    with open("/proc/%d/stat" % root) as f:
-        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    try:
+        with open("/proc/%d/stat" % root) as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return "the root is gone"
     try:
         with open("/proc/%d/comm" % ppid) as f:
             if f.read().strip() != "crstep-reaper":

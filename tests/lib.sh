@@ -46,12 +46,18 @@ done_testing() {
 
 . "$TOP/tests/lib-kill.sh"
 
-# The pid namespaces that exist before the test: restores of others.
+# The pid namespaces that exist before the test: restores of others.  Only
+# processes in this test's mount namespace count: a tree this test restored
+# shares it (crstep keeps its mount namespace), while restores of other
+# checkouts run under tests/../isolated, each in a mount namespace of its own,
+# and come and go all the time.
 foreign_ns() {
 	mine=$(readlink /proc/self/ns/pid)
+	mnt=$(readlink /proc/self/ns/mnt)
 	for p in /proc/[0-9]*; do
 		ns=$(readlink "$p/ns/pid" 2>/dev/null) || continue
-		[ "$ns" = "$mine" ] || echo "$ns ${p#/proc/}"
+		[ "$ns" = "$mine" ] && continue
+		[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$mnt" ] && echo "$ns ${p#/proc/}"
 	done
 }
 foreign_ns | awk '{ print $1 }' | sort -u >"$TMP/ns-before"
