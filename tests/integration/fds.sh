@@ -11,7 +11,10 @@
 #     fds and nothing else, the reaper nothing of crstep's;
 #  3. stopped before COMPLETE (no workload code has run): every pos exact;
 #  4. --keep: a tree kept stopped after a hang holds its dumped fds and no
-#     output of crstep's (a captured run returns); --pidns host.
+#     output of crstep's (a captured run returns); --pidns host;
+#  5. a task whose fds sit where crstep kept its own (1000, 1001) and far
+#     above (4000; tests/highfd.c), dumped here: restored exactly (crstep's
+#     service fds go above every dumped fd).
 . "$(dirname "$0")/../lib.sh"
 
 # The tree fixture: the CRIU images where this CPU runs them, else the
@@ -128,6 +131,34 @@ if [ -n "$busy" ]; then
 	skip "--pidns host: pid(s) $busy of the images in use here"
 else
 	check_fds_stopped "tree --pidns host" "$FX" --pidns host
+fi
+
+# 5. High fds, dumped here with crstep dump.
+HF=$TMP/highfd
+mkdir -p "$HF/images"
+printf 'hello, highfd\n' >"$HF/data.txt" && : >"$HF/log.txt"
+if cc -O2 -Wall -o "$HF/highfd" "$TOP/tests/highfd.c" && cc -O2 -Wall -o "$TMP/launch" "$TOP/tests/launch.c"; then
+	"$TMP/launch" "$HF" "$HF/highfd" >"$HF/pid" &
+	lpid=$!
+	i=0
+	while [ ! -s "$HF/pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 0.3
+	"$CRSTEP" dump -t "$(cat "$HF/pid")" -D "$HF/images" >"$TMP/out" 2>&1
+	ok $? "highfd: dumped here with crstep dump" || sed 's/^/# /' "$TMP/out"
+	kill -TERM $lpid 2>/dev/null
+	wait $lpid
+	printf '#!/bin/sh\n' >"$HF/prepare.sh"
+	rm -f "$TMP/pid"
+	captured "highfd: restore with fds 1000 1001 1002 1003 4000" 15 \
+		"'$CRSTEP' restore '$HF/images' --batch --detach --pidfile '$TMP/pid'"
+	grep -q '^exit 0$' "$TMP/cap"
+	ok $? "highfd: the restore completes" || sed 's/^/# /' "$TMP/cap" | tail -3
+	if [ -s "$TMP/pid" ]; then
+		check_fds "highfd" "$(cat "$TMP/pid")" "$HF" ""
+		kill_tree "$(cat "$TMP/pid")"
+	fi
+else
+	ok 1 "highfd: tests/highfd.c builds"
 fi
 
 done_testing
