@@ -145,7 +145,7 @@ try_restore() {
 	(
 		flock 9
 		sh "$2/prepare.sh" >/dev/null 2>&1
-		rm -f "$2/restore.pid" "$2/restore.status"
+		rm -f "$2/restore.pid" "$2/restore.status" "$2/fds.out"
 		"$launch" -r "$2/restore.status" "$CRSTEP" restore "$2/images" --batch --detach \
 			--pidfile "$2/restore.pid" >"$2/restore.out" 2>&1 9>&- &
 		echo $! > "$2/restore.launch"
@@ -154,6 +154,10 @@ try_restore() {
 		st=$(cat "$2/restore.status" 2>/dev/null)
 		if [ "$st" = 0 ]; then
 			sleep 0.6
+			# Before check.sh: the signals one kills its process at the end.
+			$FDS_PYTHON "$TOP/tests/fds.py" "$CRSTEP" "$(cat "$2/restore.pid")" "$2/images" \
+				"$(fds_moving "$1")" >"$2/fds.out" 2>&1
+			echo $? >>"$2/fds.out"
 			sh "$2/check.sh" "$(cat "$2/restore.pid")" >"$2/check.out" 2>&1
 			st=$?
 		else
@@ -216,6 +220,10 @@ for name in counter tree threads zombie shm signals fdmix; do
 	st=$?
 	ok $st "$name: crstep restore of the local images passes the fixture's check.sh"
 	[ $st -eq 0 ] || sed 's/^/# /' "$out/check.out" "$out/restore.out" | tail -8
+	if [ -s "$out/fds.out" ]; then
+		[ "$(tail -1 "$out/fds.out")" = 0 ]
+		ok $? "$name: fds as dumped: $(tail -2 "$out/fds.out" | head -1)" || sed 's/^/# /' "$out/fds.out" | head -10
+	fi
 done
 
 # A tree crstep cannot dump (a FIFO in the child): refused with one line
