@@ -106,10 +106,11 @@ struct restore_ctx {
 	int slots[BARRIER_NR_SLOTS];	/* slot index of each pstree entry */
 	int thread_slots[BARRIER_NR_SLOTS];	/* slot of its thread 1; the others follow */
 	pid_t tree_pid;		/* crstep's child: the reaper or the root */
+	int sfd_top, sfd_nr;	/* the service fds: [sfd_top - sfd_nr, sfd_top) */
 	size_t nr_pipes;
 	struct restore_pipe {
 		uint32_t pipe_id;
-		int fds[2];	/* in the PIPE_FD_BASE range, inherited by all */
+		int fds[2];	/* service fds, inherited by all */
 	} *pipes;
 	size_t nr_shmems;
 	struct restore_shmem {
@@ -122,7 +123,21 @@ struct restore_ctx {
 /* Pipes are made by the controller before the tree exists, so every task
  * inherits both ends; each keeps the ends its fdinfo names and closes the
  * rest (CRIU passes them over unix sockets instead). */
-#define PIPE_FD_BASE 2000
+
+/* Service fds: what crstep itself holds in a task while it restores (the
+ * log, the exe for PR_SET_MM_MAP, the pipes and shared memory every task
+ * inherits).  They sit at fixed numbers at the top of the fd table the
+ * kernel allocates anyway, above every fd of every task in the images, so
+ * no restored fd can land on one (CRIU's service fds). */
+enum service_fd {
+	SFD_LOG,	/* the tasks' warnings: a memfd the controller copies to stderr */
+	SFD_EXE,	/* a task's exe, for PR_SET_MM_MAP */
+	SFD_SHARED,	/* then the pipes and the shared memory */
+};
+static inline int service_fd(const struct restore_ctx *ctx, int slot)
+{
+	return ctx->sfd_top - 1 - slot;
+}
 
 /* Fill te->slots[].host_pid from /proc: the restored tasks as crstep sees
  * them (their pids differ inside a new pid namespace). */
@@ -157,10 +172,14 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 __attribute__((noreturn)) void mem_jump(struct premap *pm);
 
 /* files.c */
-int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd);
+int files_restore(struct restore_ctx *ctx, struct img_task *t);
 int fs_restore(struct restore_ctx *ctx, struct img_task *t);
 int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size);
 int pipes_prepare(struct restore_ctx *ctx);
+int service_fds_setup(struct restore_ctx *ctx);
+int service_fd_install(const struct restore_ctx *ctx, int fd, int slot);
+void task_fds_close_foreign(const struct restore_ctx *ctx);
+void service_log_forward(const struct restore_ctx *ctx, off_t *done);
 void pipes_close(struct restore_ctx *ctx);
 int reg_file_open_flags(const struct img_set *set, const RegFileEntry *reg, int flags, int check_size);
 

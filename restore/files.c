@@ -10,17 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "restore.h"
 
-/* crstep's own fds while a task restores its files: the exe and the log
- * (task.c), pipes and shared memory (PIPE_FD_BASE, SHMEM_FD_BASE) sit at
- * SERVICE_FD_MIN and above; files being restored wait at FILES_TMP_BASE. */
-#define SERVICE_FD_MIN	1000
-#define FILES_TMP_BASE	4000
+/* The fd table every process starts with (NR_OPEN_DEFAULT); the kernel
+ * grows it in powers of two from there (alloc_fdtable()). */
+#define FDTABLE_FIRST 64
 
 /* CRIU never passes these on: a restore must not create or truncate. */
 #define OPEN_FLAGS_DROPPED (O_CREAT | O_TRUNC | O_EXCL)
@@ -77,7 +77,7 @@ static struct restore_pipe *pipe_of(struct restore_ctx *ctx, uint32_t pipe_id)
 static int add_pipe(struct restore_ctx *ctx, uint32_t pipe_id)
 {
 	struct restore_pipe *p;
-	int fds[2], i;
+	int fds[2];
 
 	if (pipe_of(ctx, pipe_id))
 		return 0;
@@ -88,12 +88,9 @@ static int add_pipe(struct restore_ctx *ctx, uint32_t pipe_id)
 	p = &ctx->pipes[ctx->nr_pipes];
 	if (pipe2(fds, O_CLOEXEC))
 		return error("files.img: pipe %u: %s", pipe_id, strerror(errno));
-	for (i = 0; i < 2; i++) {
-		p->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, PIPE_FD_BASE);
-		close(fds[i]);
-		if (p->fds[i] < 0)
-			return error("files.img: pipe %u: %s", pipe_id, strerror(errno));
-	}
+	/* service_fds_setup() moves them out of the tasks' way. */
+	p->fds[0] = fds[0];
+	p->fds[1] = fds[1];
 	p->pipe_id = pipe_id;
 	ctx->nr_pipes++;
 	return 0;
@@ -151,6 +148,122 @@ void pipes_close(struct restore_ctx *ctx)
 		}
 }
 
+/* The highest fd any task of the images holds, -1 for none. */
+static int images_max_fd(const struct img_set *set)
+{
+	int max_fd = -1;
+	size_t i, j;
+
+	for (i = 0; i < set->nr_tasks; i++) {
+		struct image *img = set->tasks[i].ids ? imgset_fdinfo(set, set->tasks[i].ids->files_id) : NULL;
+
+		for (j = 0; img && j < img->nr; j++)
+			if ((int)((FdinfoEntry *)img->entries[j].msg)->fd > max_fd)
+				max_fd = ((FdinfoEntry *)img->entries[j].msg)->fd;
+	}
+	return max_fd;
+}
+
+static int fd_range_free(int lo, int hi)
+{
+	for (; lo < hi; lo++)
+		if (fcntl(lo, F_GETFD) >= 0 || errno != EBADF)
+			return 0;
+	return 1;
+}
+
+/* Move fd to service slot `slot` (close-on-exec); returns the new fd. */
+int service_fd_install(const struct restore_ctx *ctx, int fd, int slot)
+{
+	int sfd = service_fd(ctx, slot);
+
+	if (fd == sfd)
+		return sfd;
+	if (dup3(fd, sfd, O_CLOEXEC) < 0)
+		return error("cannot place service fd %d: %s", sfd, strerror(errno));
+	close(fd);
+	return sfd;
+}
+
+/* The controller, once the pipes and shared memory exist and before any
+ * fork: choose where the service fds go and move them there.  The area
+ * is the top of the smallest fd table (as the kernel sizes them) that
+ * holds every task's fds, room for the files a task opens before it
+ * dup's them into place, and the service fds themselves (CRIU chooses
+ * its service_fd_base the same way, so restored tasks get no larger fd
+ * table than they need).  Above every dumped fd, it cannot collide with
+ * one; the controller's own fds there push it one table size up. */
+int service_fds_setup(struct restore_ctx *ctx)
+{
+	int log;
+	int nr = SFD_SHARED + 2 * (int)ctx->nr_pipes + (int)ctx->nr_shmems;
+	int need = 2 * (images_max_fd(ctx->set) + 1) + nr, top = FDTABLE_FIRST, slot = SFD_SHARED;
+	struct rlimit rl;
+	size_t i;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return error("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	while (top < need || !fd_range_free(top - nr, top)) {
+		if (top > (1 << 29))
+			return error("no room for %d service fds above the tasks' fds", nr);
+		top *= 2;
+	}
+	/* Every task inherits this limit until it restores its own; fds
+	 * above a lowered soft limit stay valid. */
+	if (rl.rlim_cur < (rlim_t)top) {
+		rl.rlim_cur = top;
+		if (rl.rlim_max < (rlim_t)top || setrlimit(RLIMIT_NOFILE, &rl))
+			return error("RLIMIT_NOFILE: cannot raise it to %d for crstep's service fds: %s", top,
+				     rl.rlim_max < (rlim_t)top ? "above the hard limit" : strerror(errno));
+	}
+	ctx->sfd_top = top;
+	ctx->sfd_nr = nr;
+	/* The tasks' log: a file the controller copies to its stderr. */
+	log = memfd_create("crstep-log", MFD_CLOEXEC);
+	if (log < 0)
+		return error("cannot create the tasks' log: %s", strerror(errno));
+	if (service_fd_install(ctx, log, SFD_LOG) < 0)
+		return -1;
+	for (i = 0; i < ctx->nr_pipes; i++) {
+		ctx->pipes[i].fds[0] = service_fd_install(ctx, ctx->pipes[i].fds[0], slot++);
+		ctx->pipes[i].fds[1] = service_fd_install(ctx, ctx->pipes[i].fds[1], slot++);
+		if (ctx->pipes[i].fds[0] < 0 || ctx->pipes[i].fds[1] < 0)
+			return -1;
+	}
+	for (i = 0; i < ctx->nr_shmems; i++) {
+		ctx->shmems[i].fd = service_fd_install(ctx, ctx->shmems[i].fd, slot++);
+		if (ctx->shmems[i].fd < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Copy what the tasks logged since the last call to crstep's stderr
+ * (the controller; *done is the offset already copied). */
+void service_log_forward(const struct restore_ctx *ctx, off_t *done)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (!ctx->sfd_top)
+		return;
+	while ((n = pread(service_fd(ctx, SFD_LOG), buf, sizeof(buf), *done)) > 0) {
+		if (write(2, buf, n) < 0)
+			return;
+		*done += n;
+	}
+}
+
+/* A task's first act: whatever crstep holds (its stdio, the terminal of
+ * the UI, a script, the pipes of whoever started it, the log of the
+ * parent task) goes, except the service fds.  O_CLOEXEC does not help a
+ * task that never execs. */
+void task_fds_close_foreign(const struct restore_ctx *ctx)
+{
+	close_range(0, ctx->sfd_top - ctx->sfd_nr - 1, 0);
+	close_range(ctx->sfd_top, ~0u, 0);
+}
+
 static int open_pipe(struct restore_ctx *ctx, FileEntry *fe)
 {
 	PipeEntry *pe = fe->pipe;
@@ -188,12 +301,38 @@ static int open_file(struct restore_ctx *ctx, FileEntry *fe, int min_fd)
 	return high;
 }
 
-/* keep_fd (the exe, for PR_SET_MM_MAP) and the log fd survive. */
-int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
+/* Close every fd of the task but the ones in want[0..n) (its dumped fds)
+ * and the service fds in keep[0..nr_keep), ascending. */
+static void close_all_but(const char *want, int n, const int *keep, int nr_keep)
+{
+	int fd = 0, k;
+
+	while (fd < n) {
+		int end = fd;
+
+		while (end < n && !want[end])
+			end++;
+		if (end > fd)
+			close_range(fd, end - 1, 0);
+		while (end < n && want[end])
+			end++;
+		fd = end;
+	}
+	for (k = 0; k < nr_keep; fd = keep[k++] + 1)
+		if (keep[k] > fd)
+			close_range(fd, keep[k] - 1, 0);
+	close_range(fd, ~0u, 0);
+}
+
+/* Every fd of the task as fdinfo-<files_id>.img says, then nothing else
+ * but the log and the exe (for PR_SET_MM_MAP), which the restorer closes. */
+int files_restore(struct restore_ctx *ctx, struct img_task *t)
 {
 	struct image *img = imgset_fdinfo(ctx->set, t->ids->files_id);
 	size_t n = img ? img->nr : 0, i, j;
-	int *opened, max_fd = 0, ret = -1;
+	int *opened, max_fd = -1, ret = -1;
+	int keep[] = { service_fd(ctx, SFD_EXE), service_fd(ctx, SFD_LOG) };	/* ascending */
+	char *want = NULL;
 
 	opened = calloc(n + 1, sizeof(*opened));
 	if (!opened)
@@ -201,19 +340,24 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
 	for (i = 0; i < n; i++) {
 		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
 
+		opened[i] = -1;
 		if ((int)fdi->fd > max_fd)
 			max_fd = fdi->fd;
 	}
-	if (keep_fd <= max_fd || log_fd() <= max_fd) {
-		error("task %u: service fds %d/%d collide with the task's fds (up to %d)", t->pid,
-		      keep_fd, log_fd(), max_fd);
+	if (max_fd >= ctx->sfd_top - ctx->sfd_nr) {
+		error("task %u: fd %d collides with the service fds (from %d)", t->pid, max_fd,
+		      ctx->sfd_top - ctx->sfd_nr);
+		goto out;
+	}
+	want = calloc(max_fd + 2, 1);
+	if (!want) {
+		error("out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
 		FileEntry *fe = imgset_file(ctx->set, fdi->id);
 
-		opened[i] = -1;
 		if (!fe) {
 			error("fdinfo-%u.img: entry %zu: fd %u refers to file id %u, not in files.img",
 			      t->ids->files_id, i, fdi->fd, fdi->id);
@@ -223,14 +367,14 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
 		for (j = 0; j < i; j++)
 			if (((FdinfoEntry *)img->entries[j].msg)->id == fdi->id)
 				opened[i] = opened[j];
+		/* Opened above every target fd, so that no open lands on a
+		 * number another file still needs. */
 		if (opened[i] < 0) {
-			opened[i] = open_file(ctx, fe, max_fd + 1 > FILES_TMP_BASE ? max_fd + 1 : FILES_TMP_BASE);
+			opened[i] = open_file(ctx, fe, max_fd + 1);
 			if (opened[i] < 0)
 				goto out;
 		}
 	}
-	/* Now nothing of crstep's may stay below the service fds. */
-	close_range(0, SERVICE_FD_MIN - 1, 0);
 	for (i = 0; i < n; i++) {
 		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
 		int flags = (fdi->flags & FD_CLOEXEC) ? O_CLOEXEC : 0;
@@ -240,21 +384,28 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t, int keep_fd)
 			      fdi->fd, strerror(errno));
 			goto out;
 		}
+		want[fdi->fd] = 1;
 	}
-	/* The ends this task does not hold must not stay open in it: a reader
-	 * would never see EOF. */
-	pipes_close(ctx);
-	shmem_close(ctx);
 	ret = 0;
 out:
-	for (i = 0; i < n; i++) {
-		if (opened[i] < 0)
-			continue;
-		for (j = i + 1; j < n; j++)
-			if (opened[j] == opened[i])
-				opened[j] = -1;
-		close(opened[i]);
+	if (!ret) {
+		/* What is left of crstep's goes: the open files above the
+		 * targets, the pipe ends and shared memory this task does not
+		 * hold (a reader would never see EOF), anything else. */
+		pipes_close(ctx);
+		shmem_close(ctx);
+		close_all_but(want, max_fd + 1, keep, 2);
+	} else {
+		for (i = 0; i < n; i++) {
+			if (opened[i] < 0)
+				continue;
+			for (j = i + 1; j < n; j++)
+				if (opened[j] == opened[i])
+					opened[j] = -1;
+			close(opened[i]);
+		}
 	}
+	free(want);
 	free(opened);
 	return ret;
 }

@@ -54,6 +54,7 @@ struct controller {
 	enum { HUNG_NOT, HUNG_WATCHDOG, HUNG_TIMEOUT } hung;
 	int culprit;		/* the first task a hang waits for */
 	long vcsw_start;	/* the controller's voluntary context switches before */
+	off_t log_done;		/* how much of the tasks' log is on stderr */
 };
 
 static pid_t clone3_pid(uint64_t flags, pid_t want)
@@ -493,6 +494,7 @@ static int controller_wait(struct controller *c, int32_t limit)
 			c->progress_ns = now_ns();	/* a stop is not a hang */
 			continue;
 		}
+		service_log_forward(&c->ctx, &c->log_done);
 		if (c->caught.nr)
 			catch_poll(&c->caught);
 		if (child_gone(c) || find_dead_task(c)) {
@@ -815,7 +817,7 @@ int restore_run(const struct restore_opts *opts)
 		goto out_shared;
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx))
+	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx) || service_fds_setup(&c.ctx))
 		goto out_shared;
 	{
 		struct rusage ru;
@@ -842,6 +844,7 @@ int restore_run(const struct restore_opts *opts)
 		else
 			kill_tree(&c);
 		stage_fail(&c.ctx.shared->te, getpid(), ROLE_CONTROLLER);
+		service_log_forward(&c.ctx, &c.log_done);
 		print_results(&c);
 		if (c.killed)
 			error("restore killed at stage %s (by a command)", stage_name(c.failed_stage));
@@ -856,6 +859,7 @@ int restore_run(const struct restore_opts *opts)
 		goto out_shared;
 	}
 	log_capture(NULL, 0);
+	service_log_forward(&c.ctx, &c.log_done);
 	print_results(&c);
 	if (opts->pidfile && write_pidfile(opts->pidfile, c.root)) {
 		kill_tree(&c);
@@ -880,6 +884,10 @@ int restore_run(const struct restore_opts *opts)
 	if (c.obs && c.obs->finish(c.obs->arg) != EXIT_OK)
 		ret = c.obs->finish(c.obs->arg);
 out_shared:
+	if (c.ctx.sfd_top) {
+		service_log_forward(&c.ctx, &c.log_done);
+		close(service_fd(&c.ctx, SFD_LOG));
+	}
 	free(c.caught.t);
 	pipes_close(&c.ctx);
 	free(c.ctx.pipes);

@@ -22,8 +22,6 @@
 #include "protocol.h"
 #include "restore.h"
 
-#define SERVICE_FD_BASE 1000	/* crstep's own fds live up here meanwhile */
-
 static enum task_role task_role(struct restore_ctx *ctx, struct img_task *t);
 
 static struct task_report *report_of(struct restore_ctx *ctx, struct img_task *t)
@@ -253,11 +251,10 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	fd = reg_file_open(ctx->set, exe->reg, 1);
 	if (fd < 0)
 		task_fail(ctx, t, "task %u: exe", t->pid);
-	exe_fd = fcntl(fd, F_DUPFD, SERVICE_FD_BASE);
-	close(fd);
+	exe_fd = service_fd_install(ctx, fd, SFD_EXE);
 	if (exe_fd < 0)
-		task_fail(ctx, t, "task %u: cannot move the exe fd: %s", t->pid, strerror(errno));
-	if (files_restore(ctx, t, exe_fd))
+		task_fail(ctx, t, "task %u: cannot move the exe fd", t->pid);
+	if (files_restore(ctx, t))
 		task_fail(ctx, t, "task %u: files", t->pid);
 	if (fs_restore(ctx, t))
 		task_fail(ctx, t, "task %u: fs", t->pid);
@@ -289,8 +286,7 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 		task_fail(ctx, t, "task %u: aborted while waiting to enter the restorer", t->pid);
 	/* Nothing of crstep's may stay open in the restored task: from here
 	 * on failures are reported through the shared area only. */
-	if (log_fd() != 2)
-		close(log_fd());
+	close(service_fd(ctx, SFD_LOG));
 	log_set_fd(-1);
 	unregister_glibc_rseq();
 	mem_jump(pm);
@@ -325,16 +321,21 @@ void task_main(struct restore_ctx *ctx, struct img_task *t)
 	struct task_entries *te = &ctx->shared->te;
 	struct premap pm = { 0 };
 	sigset_t all;
-	int stage = te->start, fd;
+	int stage = te->start;
 
 	/* Nothing may be delivered until the final sigreturn sets the mask. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	prctl(PR_SET_PDEATHSIG, 0);
 	log_capture(report_of(ctx, t)->msg, RST_ERR_LEN);
-	fd = fcntl(2, F_DUPFD_CLOEXEC, SERVICE_FD_BASE + 1);
-	if (fd >= 0)
-		log_set_fd(fd);
+	/* Warnings go to the controller's log file (a service fd), never to
+	 * crstep's stderr: a task kept stopped (--keep) or one that outlives
+	 * crstep must not hold crstep's output open.  Then nothing else of
+	 * crstep's stays, so the children forked at FORKING get none of it
+	 * either. */
+	log_set_fd(service_fd(ctx, SFD_LOG));
+	close(service_fd(ctx, SFD_EXE));
+	task_fds_close_foreign(ctx);
 
 	while (stage >= 0 && stage < CR_STATE_RESTORE) {
 		if (stage == CR_STATE_FORKING) {

@@ -28,5 +28,10 @@ sleep 1
 echo "== one second later: $(wc -l < "$out") lines, ending $(tail -1 "$out" | tr -d '\n')"
 sh "$fx/check.sh" "$pid"
 rc=$?
+# The restored tasks hold exactly their dumped fds, none of crstep's.
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+fds=$($py "$top/tests/fds.py" "$top/crstep" "$pid" "$fx/images" "4+") || rc=1
+echo "== fds: $fds"
 kill_tree "$pid"
 exit $rc

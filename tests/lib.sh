@@ -77,3 +77,109 @@ no_restored() {
 	echo "# left:$left"
 	return 1
 }
+
+# --- fds: a restored tree holds exactly the fds it had at dump -------------
+#
+# tests/fds.py compares every live task of a restored tree with its fdinfo
+# and files images: the fd set (an extra fd — crstep's stdout, a log, a
+# terminal — fails it), each fd's file, its flags with O_CLOEXEC, its pos;
+# and that the reaper holds nothing of crstep's.  The rule for pos: exact,
+# except for the fds the workload moves once it runs again, which a test
+# names by fd number ("4+": only forward, pos >= dumped; "5*": it also
+# seeks back, pos unchecked).  check_fds_stopped looks before any workload
+# code has run (a stop at the switch into COMPLETE), where every pos must be
+# exact.
+
+# The system python3 when there is one: a version manager's shim can take
+# seconds to start on a loaded machine, and check_fds runs often.
+FDS_PYTHON=python3
+[ -x /usr/bin/python3 ] && FDS_PYTHON=/usr/bin/python3
+
+# fds_moving FX: the fds the fixture's workload moves after the restore.
+fds_moving() {
+	case $1 in
+	*tree*) echo "4+" ;;	# child B writes out.txt; child A's 4 is a pipe (pos 0)
+	*fdmix*) echo "3+ 9+ 4+ 5*" ;;	# the log (3 and 9), input.txt read on, rw.txt wraps
+	*) echo "3+" ;;		# counter, threads, zombie, shm, signals: fd 3 is their log
+	esac
+}
+
+# check_fds DESC ROOT_PID FX [MOVING]: one TAP line; MOVING defaults to the
+# fixture's (fds_moving).
+check_fds() {
+	$FDS_PYTHON "$TOP/tests/fds.py" "$CRSTEP" "$2" "$3/images" "${4-$(fds_moving "$3")}" >"$TMP/fds" 2>&1
+	fds_st=$?
+	ok $fds_st "$1: fds as dumped: $(tail -1 "$TMP/fds")"
+	[ $fds_st -eq 0 ] || sed 's/^/# /' "$TMP/fds" | head -20
+	return $fds_st
+}
+
+# tree_root CRSTEP_PID: the restored root under a running crstep (the
+# reaper's child, or crstep's own with --pidns host).
+tree_root() {
+	tr_c=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
+	tr_c=${tr_c%% *}
+	[ -n "$tr_c" ] && [ "$(cat "/proc/$tr_c/comm" 2>/dev/null)" = crstep-reaper ] &&
+		tr_c=$(cat "/proc/$tr_c/task/$tr_c/children" 2>/dev/null) && tr_c=${tr_c%% *}
+	echo "$tr_c"
+}
+
+# kill_whole_tree PID: kill_tree, and first every descendant of PID (with
+# --pidns host there is no namespace to take them along).
+kill_whole_tree() {
+	kw_all=$1 kw_todo=$1
+	while [ -n "$kw_todo" ]; do
+		kw_next=
+		for kw_p in $kw_todo; do
+			kw_next="$kw_next $(cat "/proc/$kw_p/task/$kw_p/children" 2>/dev/null)"
+		done
+		kw_todo=$(echo $kw_next)
+		kw_all="$kw_all $kw_todo"
+	done
+	for kw_p in $kw_all; do
+		[ "$kw_p" = "$1" ] || kill -KILL "$kw_p" 2>/dev/null
+	done
+	kill_tree "$1"
+}
+
+# check_fds_stopped DESC FX [OPTION...]: restore FX with --cli on a fifo,
+# stop at the switch into COMPLETE (every task restored and waiting in the
+# restorer: no workload code has run, so every pos is exact) and check;
+# continue detached, check the running tree (check_fds) and kill it.
+# stdout and stderr of crstep go to $TMP/fds-out and $TMP/fds-err.
+check_fds_stopped() {
+	cs_desc=$1 cs_fx=$2
+	shift 2
+	sh "$cs_fx/prepare.sh" >/dev/null 2>&1
+	rm -f "$TMP/fds-in" "$TMP/fds-pid"
+	mkfifo "$TMP/fds-in"
+	"$CRSTEP" restore "$cs_fx/images" --cli --detach --pidfile "$TMP/fds-pid" "$@" \
+		<"$TMP/fds-in" >"$TMP/fds-out" 2>"$TMP/fds-err" &
+	cs_pid=$!
+	exec 7>"$TMP/fds-in"
+	printf 'break COMPLETE\ncontinue\n' >&7
+	i=0
+	while ! grep -q '^(crstep) Breakpoint 1,' "$TMP/fds-out" && [ $i -lt 200 ] && kill -0 $cs_pid 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	cs_root=$(tree_root $cs_pid)
+	if [ -n "$cs_root" ]; then
+		check_fds "$cs_desc, stopped before COMPLETE" "$cs_root" "$cs_fx" ""
+	else
+		ok 1 "$cs_desc: stopped before COMPLETE"
+		sed 's/^/# /' "$TMP/fds-out" "$TMP/fds-err" | tail -10
+	fi
+	printf 'continue\n' >&7
+	exec 7>&-
+	wait $cs_pid
+	cs_st=$?
+	cs_root=$(cat "$TMP/fds-pid" 2>/dev/null)
+	[ $cs_st -eq 0 ] && [ -n "$cs_root" ]
+	ok $? "$cs_desc: the restore completes detached (exit $cs_st)" || sed 's/^/# /' "$TMP/fds-err" | tail -5
+	if [ -n "$cs_root" ]; then
+		sleep 0.3
+		check_fds "$cs_desc, running" "$cs_root" "$cs_fx"
+		kill_whole_tree "$cs_root"
+	fi
+}

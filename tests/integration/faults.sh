@@ -72,7 +72,8 @@ if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
 	sleep 0.6
 	sh "$LOCAL/check.sh" "$(cat "$TMP/pid")" >"$TMP/check" 2>&1
 	ok $? "slow: the counter continues: $(cat "$TMP/check")"
-	kill -KILL "$(cat "$TMP/pid")" 2>/dev/null
+	check_fds "slow:300 at FORKING" "$(cat "$TMP/pid")" "$LOCAL"
+	kill_tree "$(cat "$TMP/pid")"
 
 	# exit: an unexpected clean exit is a failure too.
 	one_case "$LOCAL" counter "$root" RESTORE exit
@@ -85,6 +86,10 @@ if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
 	kept=$(sed -n 's/^kept: .* is pid \([0-9]*\) here, stopped$/\1/p' "$TMP/out" | head -1)
 	[ $st -eq 3 ] && [ -n "$kept" ] && [ "$(awk '{ print $3 }' "/proc/$kept/stat" 2>/dev/null)" = T ]
 	ok $? "--keep: the hung root is left stopped (pid $kept, exit $st)"
+	# Mid-restore its fds are not the image's yet, but none is crstep's.
+	held=$(ls -l "/proc/$kept/fd" 2>/dev/null | grep -F -e "$TMP/out" -e "$TMP/err")
+	[ -n "$kept" ] && [ -z "$held" ]
+	ok $? "--keep: the kept task holds none of crstep's output${held:+: $held}"
 	[ -n "$kept" ] && kill -KILL "$kept" 2>/dev/null
 	no_restored
 	ok $? "--keep: killing the kept task ends its namespace"

@@ -24,6 +24,7 @@ restore_and_check() {
 	sh "$fx/check.sh" "$pid" >"$TMP/check" 2>&1
 	st=$?
 	ok $st "$variant: the restored counter continues: $(cat "$TMP/check")"
+	check_fds "$variant --trace --stats --detach" "$pid" "$fx"
 	case $variant in
 	legacy) who=controller from=FORKING ;;
 	pre-restorer) who=root from=PRE_RESTORER ;;
@@ -57,6 +58,7 @@ if sh "$TOP/tests/fixture-local.sh" counter "$LOCAL" >"$TMP/mk" 2>&1; then
 	sh "$LOCAL/check.sh" "$hpid" >"$TMP/check" 2>&1
 	ok $? "--pidns=host: the counter continues with its dumped pid $hpid: $(cat "$TMP/check")" ||
 		sed 's/^/# /' "$TMP/hout"
+	check_fds "--pidns=host, crstep waiting" "$hpid" "$LOCAL"
 	kill -TERM "$hpid" 2>/dev/null
 	wait $crpid
 	st=$?
@@ -112,6 +114,7 @@ else
 	sleep 0.6
 	sh "$CRIU_FX/check.sh" "$pid" >"$TMP/check" 2>&1
 	ok $? "CRIU fixture: the counter continues: $(cat "$TMP/check")"
+	check_fds "CRIU fixture" "$pid" "$CRIU_FX"
 	kill_tree "$pid"
 fi
 [ "$(cat "$CRIU_FX"/images/* | md5sum)" = "$md5_before" ]

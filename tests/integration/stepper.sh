@@ -60,7 +60,8 @@ run_script() {
 	sleep 0.5
 	sh "$fx/check.sh" "$pid" >"$TMP/check" 2>&1
 	ok $? "$desc: the restored counter continues: $(cat "$TMP/check")"
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && gone "$pid"
+	[ -n "$pid" ] && check_fds "$desc" "$pid" "$fx"
+	[ -n "$pid" ] && kill_tree "$pid"
 	cp "$TMP/out" "$TMP/last.out"
 }
 
@@ -137,7 +138,8 @@ ok $? "features: info breakpoints: the tbreak is gone, breakpoint 1 counts 5 hit
 sh "$FX/prepare.sh" >/dev/null 2>&1
 expect_run 0 "exit 0: a script whose expects hold" "$CRSTEP" restore "$FX/images" --batch --detach \
 	--pidfile "$TMP/pid" -ex 'break RESTORE' -ex continue -ex 'expect to == RESTORE'
-[ -s "$TMP/pid" ] && kill -KILL "$(cat "$TMP/pid")" && gone "$(cat "$TMP/pid")"
+[ -s "$TMP/pid" ] && check_fds "exit 0: -ex script" "$(cat "$TMP/pid")" "$FX"
+[ -s "$TMP/pid" ] && kill_tree "$(cat "$TMP/pid")"
 sh "$FX/prepare.sh" >/dev/null 2>&1
 rm -f "$TMP/pid"
 expect_run 1 "exit 1: an expect fails" "$CRSTEP" restore "$FX/images" --batch --detach --pidfile "$TMP/pid" \
@@ -185,9 +187,12 @@ rm -f "$TMP/pid" "$HOME/.crstep_history"
 # The check runs in the session: when its leader exits, the terminal's
 # hangup would reach the restored tree.
 python3 "$STEP/pty-session.py" "$STEP/session.criu4.txt" sh -c \
-	"'$CRSTEP' restore '$FX/images' --cli --pidfile '$TMP/pid'; st=\$?; sleep 0.5; sh '$FX/check.sh' \$(cat '$TMP/pid'); kill -KILL \$(cat '$TMP/pid'); exit \$st" \
+	"'$CRSTEP' restore '$FX/images' --cli --pidfile '$TMP/pid'; st=\$?; sleep 0.5; sh '$FX/check.sh' \$(cat '$TMP/pid'); $FDS_PYTHON '$TOP/tests/fds.py' '$CRSTEP' \$(cat '$TMP/pid') '$FX/images' '$(fds_moving "$FX")' >'$TMP/pty-fds' 2>&1; echo \$? >>'$TMP/pty-fds'; kill -KILL \$(cat '$TMP/pid'); exit \$st" \
 	>"$TMP/pty" 2>&1
 ok $? "pty: the session ends with exit 0" || sed 's/^/# /' "$TMP/pty" | tail -20
+[ "$(tail -1 "$TMP/pty-fds" 2>/dev/null)" = 0 ]
+ok $? "pty: crstep on a terminal (--cli): fds as dumped: $(tail -2 "$TMP/pty-fds" 2>/dev/null | head -1)" ||
+	sed 's/^/# /' "$TMP/pty-fds" 2>/dev/null | head -10
 grep -q '^Breakpoint 1: switch into FORKING' "$TMP/pty"
 ok $? "pty: TAB completed 'br<TAB>FORK<TAB>' to 'break FORKING'"
 grep -q '^Temporary breakpoint 2: switch into RESTORE_CREDS' "$TMP/pty"

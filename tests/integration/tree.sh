@@ -19,8 +19,12 @@ restore_check() {
 		--protocol "$variant" --batch --detach --pidfile "$TMP/pid" --trace "$TMP/$name.$variant.jsonl" || return
 	pid=$(cat "$TMP/pid")
 	sleep 0.6
+	# The fds after check.sh, whose timing some workloads' checks depend
+	# on; before it for signals, whose check.sh kills its process.
+	case $name in *signals) check_fds "$name/$variant" "$pid" "$fx" ;; esac
 	sh "$fx/check.sh" "$pid" >"$TMP/check" 2>&1
 	ok $? "$name/$variant: $(tail -1 "$TMP/check")"
+	case $name in *signals) ;; *) check_fds "$name/$variant" "$pid" "$fx" ;; esac
 	kill_tree "$pid" && no_restored
 	ok $? "$name/$variant: nothing of the tree is left after kill"
 }
@@ -35,6 +39,8 @@ for name in tree threads zombie shm signals fdmix; do
 	for v in legacy seed criu4 pre-restorer; do
 		restore_check "$FX" "$name" "$v"
 	done
+	# Before any workload code runs again, every pos is exact too.
+	check_fds_stopped "$name/criu4" "$FX"
 done
 
 # The tree's recorded events: counts, arrivals and performers of each switch.
@@ -75,6 +81,7 @@ for name in tree threads zombie shm signals fdmix; do
 	CF=$FIX/criu-4.2/$name
 	if "$CRSTEP" check --restorable "$CF/images" >/dev/null 2>&1; then
 		restore_check "$CF" "criu-$name" criu4
+		check_fds_stopped "criu-$name/criu4" "$CF"
 	else
 		skip "CRIU fixture $name: this CPU lacks the state it was dumped with"
 	fi

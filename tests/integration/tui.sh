@@ -214,6 +214,7 @@ for name in $fixtures; do
 		sleep 0.3
 		sh "$FX/check.sh" "$pid" >"$TMP/check" 2>&1
 		ok $? "$name criu4: the restored workload continues: $(head -1 "$TMP/check")"
+		check_fds "$name criu4 --tui" "$pid" "$FX"
 		# The namespace goes with its init, the reaper (the root's parent).
 		ppid=$(awk '{ print $4 }' "/proc/$pid/stat")
 		if [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = crstep-reaper ]; then

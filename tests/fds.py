@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""tests/fds.py CRSTEP ROOT_PID IMAGES [MOVING]: a restored tree holds
+exactly the fds its images say, and nothing of crstep's.
+
+ROOT_PID is the restored root as the caller sees it (crstep --pidfile).
+Every live task of the tree (found from ROOT_PID through /proc children,
+matched to its image by the last pid of NSpid) is compared with
+ids-PID.img -> fdinfo-FILES_ID.img -> files.img (read with `crstep show`):
+
+  fd set     /proc/PID/fd is the image's fds, no more, no less (an extra fd
+             is printed with what it points to: crstep's stdout, a log...)
+  file       each fd is the dumped file: a regular file or directory by its
+             path; a pipe is pipe:[ino], and fds of one pipe id share one
+             inode (and different pipe ids do not); a memfd is /memfd:NAME
+  flags      /proc/PID/fdinfo flags == the file's dumped flags, plus
+             O_CLOEXEC exactly when the fdinfo entry has FD_CLOEXEC
+  pos        /proc/PID/fdinfo pos == the dumped pos.  The workload runs
+             after the restore, so MOVING names the fds it moves, by fd
+             number in every task ("4+ 5*"): FD+ is a file the workload only
+             reads or writes forward (pos >= dumped), FD* one it also seeks
+             back (pos unchecked).  Where nothing has run yet (a stop before
+             COMPLETE) MOVING is empty and every pos is exact.
+
+The reaper (the root's parent named crstep-reaper, pid 1 of the tree's pid
+namespace) may hold only /dev/null on 0, 1 and 2: nothing of crstep's.
+Zombies hold no fds and are skipped.  Prints one line per problem and a
+summary last; exits 0 when all holds."""
+import json
+import os
+import subprocess
+import sys
+
+# The names `crstep show` (and crit) gives the open flags.
+OFLAGS = {
+    "O_WRONLY": 0o1, "O_RDWR": 0o2, "O_CREAT": 0o100, "O_EXCL": 0o200,
+    "O_NOCTTY": 0o400, "O_TRUNC": 0o1000, "O_APPEND": 0o2000,
+    "O_NONBLOCK": 0o4000, "O_DSYNC": 0o10000, "FASYNC": 0o20000,
+    "O_DIRECT": 0o40000, "O_LARGEFILE": 0o100000, "O_DIRECTORY": 0o200000,
+    "O_NOFOLLOW": 0o400000, "O_NOATIME": 0o1000000, "O_CLOEXEC": 0o2000000,
+}
+O_CLOEXEC = 0o2000000
+# open() drops these for good (CRIU restores without them, and so must we).
+OPEN_ONLY = 0o100 | 0o200 | 0o1000 | 0o400
+
+
+def oflags(v):
+    if isinstance(v, int):
+        return v
+    n = 0
+    for part in (p.strip() for p in str(v).split("|")):
+        if not part:
+            continue
+        if part in OFLAGS:
+            n |= OFLAGS[part]
+        else:
+            n |= int(part, 0)
+    return n
+
+
+class Images:
+    def __init__(self, crstep, d):
+        self.crstep, self.dir, self.cache = crstep, d, {}
+
+    def show(self, name):
+        if name not in self.cache:
+            path = os.path.join(self.dir, name)
+            if not os.path.exists(path):
+                self.cache[name] = []
+            else:
+                out = subprocess.run([self.crstep, "show", path], check=True,
+                                     capture_output=True, text=True).stdout
+                self.cache[name] = json.loads(out)["entries"]
+        return self.cache[name]
+
+    def files(self):
+        return {e["id"]: e for e in self.show("files.img")}
+
+
+def nspid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    return pid
+
+
+def state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def tree(root):
+    todo, seen = [root], []
+    while todo:
+        p = todo.pop(0)
+        seen.append(p)
+        todo.extend(children(p))
+    return seen
+
+
+def fdinfo(pid, fd):
+    d = {}
+    with open("/proc/%d/fdinfo/%d" % (pid, fd)) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            d[k.strip()] = v.strip()
+    return int(d["pos"]), int(d["flags"], 8)
+
+
+def expected_file(fe):
+    """(kind, flags, pos, name or pipe id) of a files.img entry."""
+    t = fe.get("type")
+    if t == "REG":
+        r = fe["reg"]
+        return "reg", oflags(r.get("flags", 0)) & ~OPEN_ONLY, int(r.get("pos", 0)), r["name"]
+    if t == "PIPE":
+        p = fe["pipe"]
+        return "pipe", oflags(p.get("flags", 0)), 0, p["pipe_id"]
+    if t == "MEMFD":
+        m = fe["memfd"]
+        return "memfd", oflags(m.get("flags", 0)) & ~OPEN_ONLY, int(m.get("pos", 0)), m.get("inode_id")
+    return t, None, None, None
+
+
+def parse_moving(spec):
+    moving = {}
+    for w in spec.split():
+        moving[int(w[:-1])] = w[-1]
+    return moving
+
+
+def check_task(img, files, host, pid, moving, pipes, problems):
+    ids = img.show("ids-%d.img" % pid)
+    if not ids:
+        problems.append("task %d (pid %d here): no ids-%d.img" % (pid, host, pid))
+        return 0
+    want = {e["fd"]: e for e in img.show("fdinfo-%d.img" % ids[0]["files_id"])}
+    have = {}
+    for name in os.listdir("/proc/%d/fd" % host):
+        try:
+            have[int(name)] = os.readlink("/proc/%d/fd/%s" % (host, name))
+        except OSError:
+            pass
+    for fd in sorted(set(have) - set(want)):
+        problems.append("task %d (pid %d here): extra fd %d -> %s" % (pid, host, fd, have[fd]))
+    for fd in sorted(set(want) - set(have)):
+        problems.append("task %d (pid %d here): fd %d of the image is missing" % (pid, host, fd))
+    for fd in sorted(set(want) & set(have)):
+        e = want[fd]
+        fe = files.get(e["id"])
+        where = "task %d (pid %d here) fd %d" % (pid, host, fd)
+        if fe is None:
+            problems.append("%s: file id %d not in files.img" % (where, e["id"]))
+            continue
+        kind, flags, pos, ident = expected_file(fe)
+        if flags is None:
+            problems.append("%s: file type %s not checked" % (where, kind))
+            continue
+        link = have[fd]
+        if kind == "reg":
+            if link != ident and link != ident + " (deleted)":
+                problems.append("%s: is %s, the image says %s" % (where, link, ident))
+        elif kind == "pipe":
+            if not link.startswith("pipe:["):
+                problems.append("%s: is %s, the image says pipe %d" % (where, link, ident))
+            elif pipes.setdefault(ident, link) != link:
+                problems.append("%s: pipe %d is %s here, %s in another fd" % (where, ident, link, pipes[ident]))
+        elif kind == "memfd" and not link.startswith("/memfd:"):
+            problems.append("%s: is %s, the image says a memfd" % (where, link))
+        try:
+            now_pos, now_flags = fdinfo(host, fd)
+        except OSError as err:
+            problems.append("%s: fdinfo: %s" % (where, err))
+            continue
+        want_flags = flags | (O_CLOEXEC if e.get("flags", 0) & 1 else 0)
+        if now_flags != want_flags:
+            problems.append("%s (%s): flags 0%o, the image says 0%o" % (where, link, now_flags, want_flags))
+        how = moving.get(fd)
+        if how == "*":
+            continue
+        if (how == "+" and now_pos < pos) or (how != "+" and now_pos != pos):
+            problems.append("%s (%s): pos %d, the image says %d%s" % (
+                where, link, now_pos, pos, " or more" if how == "+" else ""))
+    return len(want)
+
+
+def check_reaper(root, problems):
+    try:
+        with open("/proc/%d/stat" % root) as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return "the root is gone"
+    try:
+        with open("/proc/%d/comm" % ppid) as f:
+            if f.read().strip() != "crstep-reaper":
+                return "no reaper (--pidns host)"
+    except OSError:
+        return "no reaper"
+    fds = {}
+    for name in os.listdir("/proc/%d/fd" % ppid):
+        try:
+            fds[int(name)] = os.readlink("/proc/%d/fd/%s" % (ppid, name))
+        except OSError:
+            pass
+    bad = {fd: l for fd, l in fds.items() if fd > 2 or l != "/dev/null"}
+    for fd in sorted(bad):
+        problems.append("reaper (pid %d here): holds fd %d -> %s" % (ppid, fd, bad[fd]))
+    return "the reaper holds %s" % (" ".join("%d" % fd for fd in sorted(fds)) + " on /dev/null" if fds else "nothing")
+
+
+def main():
+    if len(sys.argv) < 4:
+        print("usage: fds.py CRSTEP ROOT_PID IMAGES [MOVING]", file=sys.stderr)
+        return 4
+    crstep, root, images = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    moving = parse_moving(sys.argv[4] if len(sys.argv) > 4 else "")
+    img = Images(crstep, images)
+    files = img.files()
+    image_pids = {e["pid"] for e in img.show("pstree.img")}
+    problems, pipes, nr_tasks, nr_fds = [], {}, 0, 0
+    try:
+        hosts = tree(root)
+    except OSError as err:
+        print("root %d: %s" % (root, err))
+        return 1
+    seen = set()
+    for host in hosts:
+        try:
+            if state(host) in "ZX":
+                continue
+            pid = nspid(host)
+        except OSError:
+            continue
+        if pid not in image_pids:
+            continue	# a child the workload made after the restore
+        seen.add(pid)
+        nr_tasks += 1
+        try:
+            nr_fds += check_task(img, files, host, pid, moving, pipes, problems)
+        except OSError as err:
+            problems.append("task %d (pid %d here): %s" % (pid, host, err))
+    if not nr_tasks:
+        problems.append("no live task of the images under pid %d" % root)
+    if len(set(pipes.values())) != len(pipes):
+        problems.append("two pipe ids share one pipe here: %s" % pipes)
+    reaper = check_reaper(root, problems)
+    for p in problems:
+        print(p)
+    if problems:
+        print("FAIL: %d problem(s) in %d task(s)" % (len(problems), nr_tasks))
+        return 1
+    print("%d task(s) hold exactly their %d dumped fd(s) (flags, pos%s); %s" % (
+        nr_tasks, nr_fds, ", moving: " + " ".join("%d%s" % kv for kv in sorted(moving.items())) if moving else "",
+        reaper))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
