@@ -405,10 +405,18 @@ static int controller_switch_bp(struct controller *c, int from, int to)
 	return stop(c, &st);
 }
 
-/* Has crstep's child (reaper or root) gone?  Then nothing restored runs. */
+/* Has crstep's child (reaper or root) gone?  Then nothing restored runs.
+ * With --pidns=host the child is the root, and while it is under ptrace a
+ * waitpid() on it would take its ptrace stops too (and call one a death):
+ * the catch set takes its statuses and keeps them. */
 static int child_gone(struct controller *c)
 {
-	if (!c->child_gone && c->child > 0 && waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child)
+	int r;
+
+	if (c->child_gone || c->child <= 0)
+		return c->child_gone;
+	r = catch_child_exited(&c->caught, c->child, &c->child_status);
+	if (r > 0 || (r < 0 && waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child))
 		c->child_gone = 1;
 	return c->child_gone;
 }
@@ -603,21 +611,22 @@ static struct shared_area *shared_create(const struct img_set *set)
 
 static void kill_tree(struct controller *c)
 {
-	if (c->child > 0 && !c->child_gone) {
-		/* pid 1 of a namespace takes the whole namespace with it. */
-		int i;
+	uint64_t deadline = catch_now_ns() + 10000000000ull;
 
-		kill(c->child, SIGKILL);
-		/* Traced tasks stay zombies until we, their tracer, collect
-		 * them; the namespace's init waits for them: poll both. */
-		for (i = 0; i < 100000 && !c->child_gone; i++) {
-			catch_reap(&c->caught);
-			if (waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child)
-				c->child_gone = 1;
-			else
-				usleep(100);
-		}
+	if (c->child <= 0 || c->child_gone)
+		return;
+	/* pid 1 of a namespace takes the whole namespace with it. */
+	kill(c->child, SIGKILL);
+	/* Traced tasks stay zombies until we, their tracer, collect them; the
+	 * namespace's init waits for them: reap both, waking at each exit. */
+	for (;;) {
+		catch_reap(&c->caught);
+		if (child_gone(c))
+			return;
+		if (!catch_sleep(&c->caught, deadline))
+			break;
 	}
+	warn("pid %d did not die within 10 s of SIGKILL", c->child);
 }
 
 static const char *const fault_names[] = { "none", "fail", "hang", "crash", "slow", "exit" };
@@ -724,6 +733,16 @@ static int detach_reaper(struct controller *c);
 /* The hang report comes first, while the tree is still there to look at. */
 static void print_hang(struct controller *c)
 {
+	struct catch_set *cs = &c->caught;
+
+	if (cs->stuck_tid) {
+		/* Past the barriers: a thread under ptrace that did not stop. */
+		printf("Hang: no ptrace stop for %.1f s%s\n", cs->stuck_ns / 1e9,
+		       c->hung == HUNG_TIMEOUT ? " (--timeout expired)" : " (watchdog)");
+		hang_report_thread(stdout, &c->ctx, cs->stuck_image_tid, cs->stuck_tid, cs->stuck_ns / 1e9);
+		c->culprit = cs->stuck_image_tid;
+		return;
+	}
 	printf("Hang: no progress for %.1f s%s\n", (now_ns() - c->progress_ns) / 1e9,
 	       c->hung == HUNG_TIMEOUT ? " (--timeout expired)" : " (watchdog)");
 	hang_report(stdout, &c->ctx);
@@ -805,6 +824,7 @@ int restore_run(const struct restore_opts *opts)
 	if (imgset_check(set) || restore_features_check(set, opts->cpu_cap_none))
 		goto out_set;
 	c.ctx.opts = opts;
+	c.caught.sigfd = -1;
 	c.stepper = opts->stepper && stepper_active(opts->stepper) ? opts->stepper : NULL;
 	c.ctx.set = set;
 	c.ctx.proto = protocol_get(opts->protocol);
@@ -827,11 +847,17 @@ int restore_run(const struct restore_opts *opts)
 	arm_faults(&c);
 	c.progress_ns = now_ns();
 	c.deadline_ns = c.progress_ns + opts->timeout_ms * 1000000ull;
+	/* A ptrace stop is owed within the watchdog's time, as a drain is. */
+	c.caught.wait_ns = opts->watchdog_ms * 1000000ull;
+	c.caught.deadline_ns = opts->timeout_ms ? c.deadline_ns : 0;
 	trace_clock_start(&c.ctx.shared->te);
 	/* One line for a failure: the controller's first error is kept and
 	 * said once, with the stage, by report_failure(). */
 	log_capture(c.error, sizeof(c.error));
-	if (start_protocol(&c) || create_tree(&c) || (pipes_close(&c.ctx), shmem_close(&c.ctx), run_protocol(&c))) {
+	if (start_protocol(&c) || create_tree(&c) || catch_init(&c.caught) ||
+	    (pipes_close(&c.ctx), shmem_close(&c.ctx), run_protocol(&c))) {
+		if (c.caught.stuck_tid && !c.hung)
+			c.hung = c.caught.stuck_past_deadline ? HUNG_TIMEOUT : HUNG_WATCHDOG;
 		catch_release(&c.caught);
 		log_capture(NULL, 0);
 		c.failed_stage = c.ctx.shared->te.start;
@@ -881,6 +907,7 @@ int restore_run(const struct restore_opts *opts)
 	if (c.stepper && stepper_finish(c.stepper) != EXIT_OK)
 		ret = stepper_finish(c.stepper);
 out_shared:
+	catch_fini(&c.caught);
 	free(c.caught.t);
 	pipes_close(&c.ctx);
 	free(c.ctx.pipes);
