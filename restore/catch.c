@@ -36,10 +36,10 @@ static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid)
 	if (!t)
 		return error("out of memory");
 	cs->t = t;
+	memset(&t[cs->nr], 0, sizeof(*t));
 	t[cs->nr].tid = tid;
 	t[cs->nr].tgid = tgid;
 	t[cs->nr].image_tid = image_tid;
-	t[cs->nr].seized = 0;
 	cs->nr++;
 	return 0;
 }
