@@ -152,10 +152,15 @@ void hang_report(FILE *out, struct restore_ctx *ctx)
 void hang_report_thread(FILE *out, struct restore_ctx *ctx, uint32_t image_tid, pid_t tid, double secs)
 {
 	struct task_entries *te = &ctx->shared->te;
+	const char *role = "thread";
+	uint32_t i;
 
+	for (i = 0; i < te->nr_slots; i++)
+		if (te->slots[i].pid == (int32_t)image_tid)
+			role = role_name(te->slots[i].role);
 	fprintf(out, "Stage %s: the controller steps each thread to its rt_sigreturn\n",
 		stage_name(__atomic_load_n(&te->start, __ATOMIC_ACQUIRE)));
-	fprintf(out, "Outstanding:\n  thread %u: has not stopped for the controller\n", image_tid);
+	fprintf(out, "Outstanding:\n  %s %u: has not stopped for the controller\n", role, image_tid);
 	describe(out, tid, secs);
 	fflush(out);
 }
