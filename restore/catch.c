@@ -44,6 +44,17 @@ static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid)
 	return 0;
 }
 
+/* The tid a thread has in the images, for the reports. */
+static uint32_t image_tid(struct task_entries *te, pid_t tid, uint32_t pid)
+{
+	uint32_t i;
+
+	for (i = 0; i < te->nr_slots; i++)
+		if (te->slots[i].host_pid == tid && te->slots[i].role == ROLE_THREAD)
+			return te->slots[i].pid;
+	return pid;
+}
+
 /* Every thread of every live task, from /proc/PID/task. */
 int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 {
@@ -71,7 +82,7 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 		while ((d = readdir(dir))) {
 			if (d->d_name[0] == '.')
 				continue;
-			if (add(cs, atoi(d->d_name), pid, t->pid)) {
+			if (add(cs, atoi(d->d_name), pid, image_tid(te, atoi(d->d_name), t->pid))) {
 				closedir(dir);
 				return -1;
 			}

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -141,6 +142,7 @@ static void reaper_on_usr1(int sig)
 	(void)sig;
 	prctl(PR_SET_PDEATHSIG, 0);
 	__atomic_store_n(&reaper_shared->detach_ack, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &reaper_shared->detach_ack, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 /* The root died before COMPLETE: say how, unless it said why itself. */
@@ -706,14 +708,23 @@ static void print_results(struct controller *c)
  * so that exiting now does not take the tree along. */
 static int detach_reaper(struct controller *c)
 {
-	int i;
+	uint64_t deadline = now_ns() + 1000000000ull;
+	struct timespec ts = { 0 };
 
 	kill(c->reaper, SIGUSR1);
-	for (i = 0; i < 5000; i++) {
-		if (__atomic_load_n(&c->ctx.shared->detach_ack, __ATOMIC_ACQUIRE))
-			return 0;
-		usleep(200);
+	/* FUTEX_WAIT sleeps only while the word is still 0: an ack that lands
+	 * before it is not missed. */
+	while (!__atomic_load_n(&c->ctx.shared->detach_ack, __ATOMIC_ACQUIRE)) {
+		uint64_t now = now_ns();
+
+		if (now >= deadline)
+			break;
+		ts.tv_sec = (deadline - now) / 1000000000ull;
+		ts.tv_nsec = (deadline - now) % 1000000000ull;
+		syscall(SYS_futex, &c->ctx.shared->detach_ack, FUTEX_WAIT, 0, &ts, NULL, 0);
 	}
+	if (__atomic_load_n(&c->ctx.shared->detach_ack, __ATOMIC_ACQUIRE))
+		return 0;
 	kill_tree(c);
 	return error("the reaper (pid %d) did not acknowledge --detach; the tree was killed", c->reaper);
 }
