@@ -196,13 +196,29 @@ void shmem_close(struct restore_ctx *ctx);
 struct catch_set {
 	uint64_t shared, shared_len;	/* the shared area, unmapped from each task */
 	long tasks_vcsw;		/* voluntary context switches of the restored threads */
+	int sigfd;			/* SIGCHLD as an fd: every stop or exit of a tracee or child */
+	uint64_t wait_ns;		/* the longest a tracee may take to stop */
+	uint64_t deadline_ns;		/* CLOCK_MONOTONIC; none past it (--timeout), 0: none */
+	pid_t stuck_tid;		/* the thread whose stop did not come in time */
+	uint32_t stuck_image_tid;
+	uint64_t stuck_ns;		/* how long it was waited for */
+	int stuck_past_deadline;	/* the wait ended at deadline_ns, not wait_ns */
 	size_t nr;
 	struct caught {
 		pid_t tid, tgid;	/* as crstep sees them */
 		uint32_t image_tid;
 		int seized;
+		int has_status;		/* a wait status collected, not yet used */
+		int status;
+		int dead;		/* its exit was collected (exit_status) */
+		int exit_status;
 	} *t;
 };
+int catch_init(struct catch_set *cs);
+void catch_fini(struct catch_set *cs);
+uint64_t catch_now_ns(void);
+int catch_sleep(struct catch_set *cs, uint64_t deadline_ns);
+int catch_child_exited(struct catch_set *cs, pid_t pid, int *status);
 int catch_collect(struct restore_ctx *ctx, struct catch_set *cs);
 int catch_attach(struct catch_set *cs);
 int catch_interrupt(struct catch_set *cs);
@@ -213,6 +229,7 @@ size_t catch_reap(struct catch_set *cs);
 
 /* hang.c: the report of a barrier that does not drain. */
 void hang_report(FILE *out, struct restore_ctx *ctx);
+void hang_report_thread(FILE *out, struct restore_ctx *ctx, uint32_t image_tid, pid_t tid, double secs);
 /* State letter and wchan of a task from /proc, "-" if unknown; -1 if gone. */
 int proc_task_state(pid_t pid, char *state, size_t slen, char *wchan, size_t wlen);
 int hang_culprit(struct restore_ctx *ctx);

@@ -469,6 +469,10 @@ int task_finish_stage(struct task_entries *te, int stage, int slot)
 		futex_wait_value(&te->start, (uint32_t)stage, NULL);
 	if (me)
 		me->waiting_on = -1;
+	/* Nobody finishes COMPLETE: its faults fire on the way to the final
+	 * rt_sigreturn, where the controller steps the threads under ptrace. */
+	if (cur == CR_STATE_COMPLETE)
+		maybe_fault(te, cur, pid, role, slot);
 	return cur;
 }
 

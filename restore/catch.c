@@ -9,15 +9,18 @@
  * are put back exactly, and everything is detached. */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -33,12 +36,23 @@ static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid)
 	if (!t)
 		return error("out of memory");
 	cs->t = t;
+	memset(&t[cs->nr], 0, sizeof(*t));
 	t[cs->nr].tid = tid;
 	t[cs->nr].tgid = tgid;
 	t[cs->nr].image_tid = image_tid;
-	t[cs->nr].seized = 0;
 	cs->nr++;
 	return 0;
+}
+
+/* The tid a thread has in the images, for the reports. */
+static uint32_t image_tid(struct task_entries *te, pid_t tid, uint32_t pid)
+{
+	uint32_t i;
+
+	for (i = 0; i < te->nr_slots; i++)
+		if (te->slots[i].host_pid == tid && te->slots[i].role == ROLE_THREAD)
+			return te->slots[i].pid;
+	return pid;
 }
 
 /* Every thread of every live task, from /proc/PID/task. */
@@ -68,7 +82,7 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 		while ((d = readdir(dir))) {
 			if (d->d_name[0] == '.')
 				continue;
-			if (add(cs, atoi(d->d_name), pid, t->pid)) {
+			if (add(cs, atoi(d->d_name), pid, image_tid(te, atoi(d->d_name), t->pid))) {
 				closedir(dir);
 				return -1;
 			}
@@ -78,38 +92,169 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 	return 0;
 }
 
-/* Bounded: a thread group that died under us reports its leader only
- * once the other threads are reaped (by us, their tracer), so a blocking
- * wait for the leader could wait forever.  Poll, and give up after 5 s. */
-static int wait_stop(pid_t tid, int *status)
+/* How the controller waits for its tracees and its child.
+ *
+ * Every wait status is taken with waitpid() on one known tid and kept in
+ * that thread's `caught` entry until the code waiting for that thread uses
+ * it.  Never waitpid(-1): a status taken for "some other tracee" is lost to
+ * the wait that expects it (a ptrace stop is reported once), and a lost stop
+ * leaves its thread stopped for good while its waiter times out.
+ *
+ * The waits sleep on a signalfd for SIGCHLD (blocked meanwhile), which the
+ * kernel sends to a tracer at every ptrace stop and every exit of a tracee
+ * or child: collect, and only then sleep, so an event that lands between
+ * the two leaves SIGCHLD pending and poll() returns at once. */
+uint64_t catch_now_ns(void)
 {
-	int i;
-	pid_t r;
+	struct timespec ts;
 
-	for (i = 0; i < 50000; i++) {
-		r = waitpid(tid, status, WNOHANG | __WALL);
-		if (r == tid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return error("thread %d: waitpid: %s", tid, strerror(errno));
-		/* Reap dead tracees of other threads meanwhile. */
-		while (waitpid(-1, NULL, WNOHANG | __WALL | __WNOTHREAD) > 0)
-			;
-		usleep(100);
-	}
-	if (i == 50000)
-		return error("thread %d: no ptrace stop within 5 s", tid);
-	if (WIFEXITED(*status) || WIFSIGNALED(*status))
-		return error("thread %d: died while being caught (status %#x)", tid, *status);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* After the tree exists, so that no restored task inherits the fd. */
+int catch_init(struct catch_set *cs)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t chld;
+
+	/* SIG_IGN inherited from our parent would reap children behind our
+	 * back and send no SIGCHLD for their stops. */
+	sigaction(SIGCHLD, &dfl, NULL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, NULL))
+		return error("cannot block SIGCHLD: %s", strerror(errno));
+	cs->sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (cs->sigfd < 0)
+		return error("signalfd: %s", strerror(errno));
 	return 0;
 }
 
-static int interrupt(struct caught *t)
+void catch_fini(struct catch_set *cs)
+{
+	sigset_t chld;
+
+	if (cs->sigfd < 0)
+		return;
+	close(cs->sigfd);
+	cs->sigfd = -1;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+}
+
+/* Sleep until a SIGCHLD or the deadline; 0 if the deadline passed. */
+int catch_sleep(struct catch_set *cs, uint64_t deadline_ns)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd = { .fd = cs->sigfd, .events = POLLIN };
+	uint64_t now = catch_now_ns();
+	int ms;
+
+	if (now >= deadline_ns)
+		return 0;
+	ms = (deadline_ns - now + 999999) / 1000000;
+	/* Without the fd (a failure before it exists): short naps. */
+	if (cs->sigfd < 0)
+		return poll(NULL, 0, ms < 10 ? ms : 10), 1;
+	poll(&pfd, 1, ms);
+	while (read(cs->sigfd, &si, sizeof(si)) == sizeof(si))
+		;
+	return 1;
+}
+
+static uint64_t wait_deadline(struct catch_set *cs)
+{
+	uint64_t d = catch_now_ns() + (cs->wait_ns ? cs->wait_ns : 5000000000ull);
+
+	return cs->deadline_ns && cs->deadline_ns < d ? cs->deadline_ns : d;
+}
+
+/* Take what each seized thread has to report, into its own entry.  A dead
+ * thread is reaped here: its thread group leader is reported to us, its
+ * tracer, only once every other thread of the group has been. */
+static void collect(struct catch_set *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->nr; i++) {
+		struct caught *t = &cs->t[i];
+		int status;
+
+		if (!t->seized || t->has_status)
+			continue;
+		if (waitpid(t->tid, &status, WNOHANG | __WALL) != t->tid)
+			continue;
+		t->has_status = 1;
+		t->status = status;
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			t->seized = 0;
+			t->dead = 1;
+			t->exit_status = status;
+		}
+	}
+}
+
+/* Has `pid`, one of ours under ptrace, exited?  Its exit is taken by
+ * collect() with its stops; a waitpid() of our own here would take (and
+ * lose) a stop, and read it as no exit. -1: not in the set. */
+int catch_child_exited(struct catch_set *cs, pid_t pid, int *status)
+{
+	size_t i;
+
+	for (i = 0; i < cs->nr; i++) {
+		struct caught *t = &cs->t[i];
+
+		if (t->tid != pid || (!t->seized && !t->dead))
+			continue;
+		collect(cs);
+		if (!t->dead)
+			return 0;
+		*status = t->exit_status;
+		return 1;
+	}
+	return -1;
+}
+
+/* The next stop of t, by `deadline`; -1 (said) if it died or did not stop. */
+static int wait_stop_until(struct catch_set *cs, struct caught *t, int *status, uint64_t deadline, uint64_t since)
+{
+	for (;;) {
+		collect(cs);
+		if (t->has_status) {
+			t->has_status = 0;
+			*status = t->status;
+			break;
+		}
+		if (!t->seized)
+			return error("thread %d: no longer traced", t->tid);
+		if (!catch_sleep(cs, deadline)) {
+			cs->stuck_tid = t->tid;
+			cs->stuck_image_tid = t->image_tid;
+			cs->stuck_ns = catch_now_ns() - since;
+			cs->stuck_past_deadline = cs->deadline_ns && deadline >= cs->deadline_ns;
+			return error("thread %d: no ptrace stop within %.1f s", t->tid, cs->stuck_ns / 1e9);
+		}
+	}
+	if (WIFEXITED(*status) || WIFSIGNALED(*status))
+		return error("thread %d: died while being caught (status %#x)", t->tid, *status);
+	return 0;
+}
+
+static int wait_stop(struct catch_set *cs, struct caught *t, int *status)
+{
+	return wait_stop_until(cs, t, status, wait_deadline(cs), catch_now_ns());
+}
+
+static int interrupt(struct catch_set *cs, struct caught *t)
 {
 	int status;
 
-	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) || wait_stop(t->tid, &status))
-		return error("task %u: thread %d: cannot stop it: %s", t->image_tid, t->tid, strerror(errno));
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0))
+		return error("task %u: thread %d: PTRACE_INTERRUPT: %s", t->image_tid, t->tid, strerror(errno));
+	if (wait_stop(cs, t, &status))
+		return error("task %u: thread %d: cannot stop it", t->image_tid, t->tid);
 	return 0;
 }
 
@@ -123,7 +268,7 @@ int catch_attach(struct catch_set *cs)
 		if (ptrace(PTRACE_SEIZE, t->tid, 0, PTRACE_O_TRACESYSGOOD))
 			return error("task %u: thread %d: PTRACE_SEIZE: %s", t->image_tid, t->tid, strerror(errno));
 		t->seized = 1;
-		if (interrupt(t) || ptrace(PTRACE_CONT, t->tid, 0, 0))
+		if (interrupt(cs, t) || ptrace(PTRACE_CONT, t->tid, 0, 0))
 			return error("task %u: thread %d: cannot let it go on", t->image_tid, t->tid);
 	}
 	return 0;
@@ -134,22 +279,37 @@ int catch_interrupt(struct catch_set *cs)
 	size_t i;
 
 	for (i = 0; i < cs->nr; i++)
-		if (interrupt(&cs->t[i]))
+		if (interrupt(cs, &cs->t[i]))
 			return -1;
 	return 0;
 }
 
-static int stop_at_sigreturn(struct caught *t)
+/* The signal a stop carries on, if it is a signal-delivery stop: a
+ * syscall stop, an interrupt or a group stop carry none. */
+static int stop_signal(int status)
+{
+	if ((status >> 16) == PTRACE_EVENT_STOP || WSTOPSIG(status) == (SIGTRAP | 0x80))
+		return 0;
+	return WSTOPSIG(status);
+}
+
+/* One deadline for the whole walk: a thread that loops through stops
+ * without reaching its rt_sigreturn is as stuck as one that never stops. */
+static int stop_at_sigreturn(struct catch_set *cs, struct caught *t)
 {
 	struct __ptrace_syscall_info info;
-	int status, in_sigreturn = 0;
+	int status, in_sigreturn = 0, sig = 0;
+	uint64_t since = catch_now_ns(), deadline = wait_deadline(cs);
 
 	for (;;) {
-		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0))
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, sig))
 			return error("task %u: PTRACE_SYSCALL: %s", t->image_tid, strerror(errno));
-		if (wait_stop(t->tid, &status))
-			return -1;
-		if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80))
+		if (wait_stop_until(cs, t, &status, deadline, since))
+			return error("task %u: thread %d did not reach its rt_sigreturn", t->image_tid, t->tid);
+		/* A signal acts as it would have (a crash kills the task and is
+		 * reported as a death), not re-raised forever. */
+		sig = stop_signal(status);
+		if (WSTOPSIG(status) != (SIGTRAP | 0x80))
 			continue;
 		if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0)
 			return error("task %u: PTRACE_GET_SYSCALL_INFO: %s", t->image_tid, strerror(errno));
@@ -197,7 +357,7 @@ static int find_bootstrap(struct caught *t, uint64_t *start, uint64_t *len)
 /* CRIU's compel_unmap(): a munmap run by the task itself, through the
  * blob's `syscall` instruction (at blob + restorer_off_sigreturn), then the
  * registers exactly as before. */
-static int inject_munmap(struct caught *t, uint64_t blob, uint64_t start, uint64_t len)
+static int inject_munmap(struct catch_set *cs, struct caught *t, uint64_t blob, uint64_t start, uint64_t len)
 {
 	struct user_regs_struct saved, regs;
 	struct __ptrace_syscall_info info;
@@ -221,7 +381,7 @@ static int inject_munmap(struct caught *t, uint64_t blob, uint64_t start, uint64
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, &regs))
 		return error("task %u: PTRACE_SETREGS: %s", t->image_tid, strerror(errno));
 	for (i = 0; i < 2; i++)
-		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) || wait_stop(t->tid, &status))
+		if (ptrace(PTRACE_SYSCALL, t->tid, 0, 0) || wait_stop(cs, t, &status))
 			return error("task %u: unmapping %#lx", t->image_tid, (unsigned long)start);
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0 ||
 	    info.op != PTRACE_SYSCALL_INFO_EXIT || info.exit.rval != 0)
@@ -239,9 +399,9 @@ static int unmap_restorer(struct catch_set *cs, struct caught *t)
 
 	if (find_bootstrap(t, &start, &len))
 		return -1;
-	if (cs->shared_len && inject_munmap(t, start, cs->shared, cs->shared_len))
+	if (cs->shared_len && inject_munmap(cs, t, start, cs->shared, cs->shared_len))
 		return -1;
-	return inject_munmap(t, start, start, len);
+	return inject_munmap(cs, t, start, start, len);
 }
 
 /* voluntary_ctxt_switches of a thread, from /proc. */
@@ -267,7 +427,7 @@ int catch_finish(struct catch_set *cs)
 	size_t i;
 
 	for (i = 0; i < cs->nr; i++)
-		if (stop_at_sigreturn(&cs->t[i]))
+		if (stop_at_sigreturn(cs, &cs->t[i]))
 			return -1;
 	/* Every thread stands at the end of its restore: what it cost them. */
 	cs->tasks_vcsw = 0;
@@ -295,55 +455,54 @@ uint32_t catch_poll(struct catch_set *cs)
 	uint32_t dead = 0;
 	size_t i;
 
+	collect(cs);
 	for (i = 0; i < cs->nr; i++) {
 		struct caught *t = &cs->t[i];
-		int status, sig;
 
-		if (!t->seized || waitpid(t->tid, &status, WNOHANG | __WALL) != t->tid)
+		if (!t->has_status)
 			continue;
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			t->seized = 0;
+		t->has_status = 0;
+		if (t->dead) {
 			dead = t->image_tid;
 			continue;
 		}
-		/* A group-stop or an interrupt carries no signal to pass on. */
-		sig = (status >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
-		ptrace(PTRACE_CONT, t->tid, 0, sig);
+		ptrace(PTRACE_CONT, t->tid, 0, stop_signal(t->status));
 	}
 	return dead;
 }
 
 /* On failure: let go of whatever is still seized before the tree is
  * killed — a traced zombie waits for its tracer, and the dying pid
- * namespace would wait for it. */
+ * namespace would wait for it.  A running tracee must be stopped to be
+ * detached: interrupt them all, then wait 100 ms at most for them all. */
 void catch_release(struct catch_set *cs)
 {
+	uint64_t deadline = catch_now_ns() + 100000000ull;
+	struct catch_set stuck = *cs;	/* the report is about the first stuck thread */
 	size_t i;
+	int status;
 
 	for (i = 0; i < cs->nr; i++) {
 		struct caught *t = &cs->t[i];
-		int status;
 
-		if (!t->seized)
-			continue;
-		if (!ptrace(PTRACE_DETACH, t->tid, 0, 0)) {
+		t->has_status = 0;
+		if (t->seized && !ptrace(PTRACE_DETACH, t->tid, 0, 0))
 			t->seized = 0;
-			continue;
-		}
-		/* Running (not in a ptrace stop) or dead: never block here;
-		 * catch_reap() collects the dead while the tree goes. */
-		if (!ptrace(PTRACE_INTERRUPT, t->tid, 0, 0)) {
-			int i;
-
-			for (i = 0; i < 1000; i++) {
-				if (waitpid(t->tid, &status, WNOHANG | __WALL) == t->tid)
-					break;
-				usleep(100);
-			}
-			if (i < 1000 && WIFSTOPPED(status) && !ptrace(PTRACE_DETACH, t->tid, 0, 0))
-				t->seized = 0;
-		}
+		else if (t->seized)
+			ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
 	}
+	for (i = 0; i < cs->nr; i++) {
+		struct caught *t = &cs->t[i];
+
+		/* Dead ones: catch_reap() collects them while the tree goes. */
+		if (t->seized && !wait_stop_until(cs, t, &status, deadline, deadline) &&
+		    !ptrace(PTRACE_DETACH, t->tid, 0, 0))
+			t->seized = 0;
+	}
+	cs->stuck_tid = stuck.stuck_tid;
+	cs->stuck_image_tid = stuck.stuck_image_tid;
+	cs->stuck_ns = stuck.stuck_ns;
+	cs->stuck_past_deadline = stuck.stuck_past_deadline;
 }
 
 /* What a tracer is owed: the exits of dead tracees, so that their thread
@@ -352,16 +511,14 @@ size_t catch_reap(struct catch_set *cs)
 {
 	size_t i, left = 0;
 
+	collect(cs);
 	for (i = 0; i < cs->nr; i++) {
 		struct caught *t = &cs->t[i];
-		int status;
 
+		t->has_status = 0;
 		if (!t->seized)
 			continue;
-		if (waitpid(t->tid, &status, WNOHANG | __WALL) == t->tid &&
-		    (WIFEXITED(status) || WIFSIGNALED(status)))
-			t->seized = 0;
-		else if (kill(t->tid, 0) && errno == ESRCH)
+		if (kill(t->tid, 0) && errno == ESRCH)
 			t->seized = 0;
 		else
 			left++;

@@ -49,11 +49,10 @@ int proc_task_state(pid_t pid, char *state, size_t slen, char *wchan, size_t wle
 	return 0;
 }
 
-static void describe(FILE *out, const struct task_slot *slot, double secs)
+static void describe(FILE *out, pid_t pid, double secs)
 {
 	char path[64], state[4], wchan[128], sys[256], line[256];
 	unsigned long nr = 0, pc = 0;
-	pid_t pid = slot->host_pid;
 	FILE *f;
 	int n;
 
@@ -134,7 +133,7 @@ void hang_report(FILE *out, struct restore_ctx *ctx)
 		fprintf(out, "  %s %d: %s%s%s\n", role_name(s->role), s->pid,
 			finisher ? "has not finished " : "has not switched to ",
 			stage_name(finisher ? stage : next), s->gate ? " (held at a breakpoint)" : "");
-		describe(out, s, age);
+		describe(out, s->host_pid, age);
 	}
 	fprintf(out, "Arrived:\n");
 	for (i = 0; i < te->nr_slots; i++) {
@@ -145,6 +144,24 @@ void hang_report(FILE *out, struct restore_ctx *ctx)
 		fprintf(out, "  %s %d: waits for the switch out of %s%s\n", role_name(s->role), s->pid,
 			stage_name(stage), s->gate ? " (held at a breakpoint)" : "");
 	}
+	fflush(out);
+}
+
+/* After COMPLETE the barriers are done: the controller steps each thread
+ * to its rt_sigreturn under ptrace, and one did not stop in time. */
+void hang_report_thread(FILE *out, struct restore_ctx *ctx, uint32_t image_tid, pid_t tid, double secs)
+{
+	struct task_entries *te = &ctx->shared->te;
+	const char *role = "thread";
+	uint32_t i;
+
+	for (i = 0; i < te->nr_slots; i++)
+		if (te->slots[i].pid == (int32_t)image_tid)
+			role = role_name(te->slots[i].role);
+	fprintf(out, "Stage %s: the controller steps each thread to its rt_sigreturn\n",
+		stage_name(__atomic_load_n(&te->start, __ATOMIC_ACQUIRE)));
+	fprintf(out, "Outstanding:\n  %s %u: has not stopped for the controller\n", role, image_tid);
+	describe(out, tid, secs);
 	fflush(out);
 }
 

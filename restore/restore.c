@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -141,6 +142,7 @@ static void reaper_on_usr1(int sig)
 	(void)sig;
 	prctl(PR_SET_PDEATHSIG, 0);
 	__atomic_store_n(&reaper_shared->detach_ack, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &reaper_shared->detach_ack, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 /* The root died before COMPLETE: say how, unless it said why itself. */
@@ -405,10 +407,18 @@ static int controller_switch_bp(struct controller *c, int from, int to)
 	return stop(c, &st);
 }
 
-/* Has crstep's child (reaper or root) gone?  Then nothing restored runs. */
+/* Has crstep's child (reaper or root) gone?  Then nothing restored runs.
+ * With --pidns=host the child is the root, and while it is under ptrace a
+ * waitpid() on it would take its ptrace stops too (and call one a death):
+ * the catch set takes its statuses and keeps them. */
 static int child_gone(struct controller *c)
 {
-	if (!c->child_gone && c->child > 0 && waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child)
+	int r;
+
+	if (c->child_gone || c->child <= 0)
+		return c->child_gone;
+	r = catch_child_exited(&c->caught, c->child, &c->child_status);
+	if (r > 0 || (r < 0 && waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child))
 		c->child_gone = 1;
 	return c->child_gone;
 }
@@ -604,21 +614,22 @@ static struct shared_area *shared_create(const struct img_set *set)
 
 static void kill_tree(struct controller *c)
 {
-	if (c->child > 0 && !c->child_gone) {
-		/* pid 1 of a namespace takes the whole namespace with it. */
-		int i;
+	uint64_t deadline = catch_now_ns() + 10000000000ull;
 
-		kill(c->child, SIGKILL);
-		/* Traced tasks stay zombies until we, their tracer, collect
-		 * them; the namespace's init waits for them: poll both. */
-		for (i = 0; i < 100000 && !c->child_gone; i++) {
-			catch_reap(&c->caught);
-			if (waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child)
-				c->child_gone = 1;
-			else
-				usleep(100);
-		}
+	if (c->child <= 0 || c->child_gone)
+		return;
+	/* pid 1 of a namespace takes the whole namespace with it. */
+	kill(c->child, SIGKILL);
+	/* Traced tasks stay zombies until we, their tracer, collect them; the
+	 * namespace's init waits for them: reap both, waking at each exit. */
+	for (;;) {
+		catch_reap(&c->caught);
+		if (child_gone(c))
+			return;
+		if (!catch_sleep(&c->caught, deadline))
+			break;
 	}
+	warn("pid %d did not die within 10 s of SIGKILL", c->child);
 }
 
 static const char *const fault_names[] = { "none", "fail", "hang", "crash", "slow", "exit" };
@@ -698,14 +709,23 @@ static void print_results(struct controller *c)
  * so that exiting now does not take the tree along. */
 static int detach_reaper(struct controller *c)
 {
-	int i;
+	uint64_t deadline = now_ns() + 1000000000ull;
+	struct timespec ts = { 0 };
 
 	kill(c->reaper, SIGUSR1);
-	for (i = 0; i < 5000; i++) {
-		if (__atomic_load_n(&c->ctx.shared->detach_ack, __ATOMIC_ACQUIRE))
-			return 0;
-		usleep(200);
+	/* FUTEX_WAIT sleeps only while the word is still 0: an ack that lands
+	 * before it is not missed. */
+	while (!__atomic_load_n(&c->ctx.shared->detach_ack, __ATOMIC_ACQUIRE)) {
+		uint64_t now = now_ns();
+
+		if (now >= deadline)
+			break;
+		ts.tv_sec = (deadline - now) / 1000000000ull;
+		ts.tv_nsec = (deadline - now) % 1000000000ull;
+		syscall(SYS_futex, &c->ctx.shared->detach_ack, FUTEX_WAIT, 0, &ts, NULL, 0);
 	}
+	if (__atomic_load_n(&c->ctx.shared->detach_ack, __ATOMIC_ACQUIRE))
+		return 0;
 	kill_tree(c);
 	return error("the reaper (pid %d) did not acknowledge --detach; the tree was killed", c->reaper);
 }
@@ -725,6 +745,16 @@ static int detach_reaper(struct controller *c);
 /* The hang report comes first, while the tree is still there to look at. */
 static void print_hang(struct controller *c)
 {
+	struct catch_set *cs = &c->caught;
+
+	if (cs->stuck_tid) {
+		/* Past the barriers: a thread under ptrace that did not stop. */
+		printf("Hang: no ptrace stop for %.1f s%s\n", cs->stuck_ns / 1e9,
+		       c->hung == HUNG_TIMEOUT ? " (--timeout expired)" : " (watchdog)");
+		hang_report_thread(stdout, &c->ctx, cs->stuck_image_tid, cs->stuck_tid, cs->stuck_ns / 1e9);
+		c->culprit = cs->stuck_image_tid;
+		return;
+	}
 	printf("Hang: no progress for %.1f s%s\n", (now_ns() - c->progress_ns) / 1e9,
 	       c->hung == HUNG_TIMEOUT ? " (--timeout expired)" : " (watchdog)");
 	hang_report(stdout, &c->ctx);
@@ -807,6 +837,7 @@ int restore_run(const struct restore_opts *opts)
 		goto out_set;
 	c.ctx.opts = opts;
 	c.obs = opts->observer;
+	c.caught.sigfd = -1;
 	c.ctx.set = set;
 	c.ctx.proto = protocol_get(opts->protocol);
 	c.ctx.controller_pid = getpid();
@@ -828,11 +859,17 @@ int restore_run(const struct restore_opts *opts)
 	arm_faults(&c);
 	c.progress_ns = now_ns();
 	c.deadline_ns = c.progress_ns + opts->timeout_ms * 1000000ull;
+	/* A ptrace stop is owed within the watchdog's time, as a drain is. */
+	c.caught.wait_ns = opts->watchdog_ms * 1000000ull;
+	c.caught.deadline_ns = opts->timeout_ms ? c.deadline_ns : 0;
 	clock_sample_take(&c.ctx.shared->te.clock_start);
 	/* One line for a failure: the controller's first error is kept and
 	 * said once, with the stage, by report_failure(). */
 	log_capture(c.error, sizeof(c.error));
-	if (start_protocol(&c) || create_tree(&c) || (pipes_close(&c.ctx), shmem_close(&c.ctx), run_protocol(&c))) {
+	if (start_protocol(&c) || create_tree(&c) || catch_init(&c.caught) ||
+	    (pipes_close(&c.ctx), shmem_close(&c.ctx), run_protocol(&c))) {
+		if (c.caught.stuck_tid && !c.hung)
+			c.hung = c.caught.stuck_past_deadline ? HUNG_TIMEOUT : HUNG_WATCHDOG;
 		catch_release(&c.caught);
 		log_capture(NULL, 0);
 		c.failed_stage = c.ctx.shared->te.start;
@@ -888,6 +925,7 @@ out_shared:
 		service_log_forward(&c.ctx, &c.log_done);
 		close(service_fd(&c.ctx, SFD_LOG));
 	}
+	catch_fini(&c.caught);
 	free(c.caught.t);
 	pipes_close(&c.ctx);
 	free(c.ctx.pipes);

@@ -35,7 +35,8 @@ static void restore_usage(FILE *f)
 		"  --timeout SECS     the whole restore; past it, report and exit 3\n"
 		"  --keep             leave a hung or failed tree stopped for a debugger (pids printed)\n"
 		"  --inject KIND:task=PID|root|any:stage=STAGE   fault injection, repeatable;\n"
-		"                     KIND: fail, hang, crash, slow:MS, exit\n"
+		"                     KIND: fail, hang, crash, slow:MS, exit; at COMPLETE it fires\n"
+		"                     when the thread sees COMPLETE, under the controller's ptrace\n"
 		"  --cpu-cap fpu|none refuse (default) or accept images whose CPU state this CPU\n"
 		"                     lacks; with none that state is dropped (as CRIU's --cpu-cap)\n"
 		"Without --detach crstep waits for the restored root and exits with its status.\n"
@@ -99,12 +100,12 @@ static int parse_fault(const char *arg, struct restore_fault *f)
 			goto bad;
 		}
 	}
-	if (!have_task || f->stage < 0 || f->stage == CR_STATE_COMPLETE)
+	if (!have_task || f->stage < 0)
 		goto bad;
 	return 0;
 bad:
 	return error("--inject: '%s': want KIND:task=PID|root|any:stage=STAGE with KIND fail, hang, crash, "
-		     "slow:MS or exit, and a stage before COMPLETE", arg);
+		     "slow:MS or exit, and a stage", arg);
 }
 
 int cmd_restore(int argc, char **argv)
