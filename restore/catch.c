@@ -315,34 +315,47 @@ uint32_t catch_poll(struct catch_set *cs)
 
 /* On failure: let go of whatever is still seized before the tree is
  * killed — a traced zombie waits for its tracer, and the dying pid
- * namespace would wait for it. */
+ * namespace would wait for it.  All threads at once, within one bound:
+ * a dead thread group's leader is reported only after its other threads
+ * are reaped, so waiting for the leader first would spin until its bound
+ * ran out, once per process. */
 void catch_release(struct catch_set *cs)
 {
-	size_t i;
+	size_t i, left;
+	int round;
 
 	for (i = 0; i < cs->nr; i++) {
 		struct caught *t = &cs->t[i];
-		int status;
 
 		if (!t->seized)
 			continue;
-		if (!ptrace(PTRACE_DETACH, t->tid, 0, 0)) {
+		/* In a ptrace stop: let go at once.  Running or dead: a live
+		 * one stops for the interrupt, a dead one is reaped below. */
+		if (!ptrace(PTRACE_DETACH, t->tid, 0, 0))
 			t->seized = 0;
-			continue;
-		}
-		/* Running (not in a ptrace stop) or dead: never block here;
-		 * catch_reap() collects the dead while the tree goes. */
-		if (!ptrace(PTRACE_INTERRUPT, t->tid, 0, 0)) {
-			int i;
+		else
+			ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+	}
+	for (round = 0; round < 1000; round++) {
+		left = 0;
+		for (i = 0; i < cs->nr; i++) {
+			struct caught *t = &cs->t[i];
+			int status;
+			pid_t r;
 
-			for (i = 0; i < 1000; i++) {
-				if (waitpid(t->tid, &status, WNOHANG | __WALL) == t->tid)
-					break;
-				usleep(100);
-			}
-			if (i < 1000 && WIFSTOPPED(status) && !ptrace(PTRACE_DETACH, t->tid, 0, 0))
+			if (!t->seized)
+				continue;
+			r = waitpid(t->tid, &status, WNOHANG | __WALL);
+			if (r == t->tid && WIFSTOPPED(status) && ptrace(PTRACE_DETACH, t->tid, 0, 0))
+				left++;
+			else if (r == t->tid || (r < 0 && errno == ECHILD))
 				t->seized = 0;
+			else
+				left++;
 		}
+		if (!left)
+			break;
+		usleep(100);
 	}
 }
 

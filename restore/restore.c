@@ -609,10 +609,15 @@ static void kill_tree(struct controller *c)
 
 		kill(c->child, SIGKILL);
 		/* Traced tasks stay zombies until we, their tracer, collect
-		 * them; the namespace's init waits for them: poll both. */
+		 * them; the namespace's init waits for them: poll both.  With
+		 * --pidns=host the child is the root, traced too: collecting
+		 * the tracees may have reaped it already (ECHILD). */
 		for (i = 0; i < 100000 && !c->child_gone; i++) {
+			pid_t r;
+
 			catch_reap(&c->caught);
-			if (waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child)
+			r = waitpid(c->child, &c->child_status, WNOHANG | __WALL);
+			if (r == c->child || (r < 0 && errno == ECHILD))
 				c->child_gone = 1;
 			else
 				usleep(100);
