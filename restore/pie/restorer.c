@@ -16,7 +16,8 @@
  *  5. per-thread state rt_sigreturn does not restore: tid address, robust
  *     list, fs/gs base, rseq, comm;
  *  6. the last barriers: finish RESTORE, SIGCHLD's action in RESTORE_SIGCHLD,
- *     creds in RESTORE_CREDS, then wait for COMPLETE;
+ *     creds in RESTORE_CREDS (every thread its own, see restore_creds()),
+ *     then wait for COMPLETE;
  *  7. rt_sigreturn into the dumped registers.  The controller catches that
  *     syscall's exit with ptrace and unmaps this blob. */
 #include <stdint.h>
