@@ -48,6 +48,7 @@ struct rst_creds {
 	uint32_t uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
 	uint32_t cap_inh[2], cap_prm[2], cap_eff[2], cap_bnd[2], cap_amb[2];
 	uint32_t secbits;
+	uint32_t no_new_privs;
 	uint32_t nr_groups;
 	uint32_t groups[64];
 	int32_t last_cap;	/* highest capability this kernel knows */
@@ -118,9 +119,15 @@ struct restorer_args {
 	int32_t pid;		/* the task's own (image) pid */
 
 	/* Where the blob reports a failure before it aborts the restore; the
-	 * controller reads it from the shared area. */
+	 * controller reads it from the shared area.  *err_stage is
+	 * RST_STAGE_UNSET until the first failing thread claims the report
+	 * (its stage, then its text): threads of one process may fail at
+	 * once, and one line is reported. */
 	char *err;
+	int32_t *err_stage;
 };
+
+#define RST_STAGE_UNSET (-2)
 
 /* The blob's entry: called on the bootstrap stack with rdi = args. */
 void restorer_entry(struct restorer_args *args);

@@ -418,7 +418,14 @@ static int child_gone(struct controller *c)
 	if (c->child_gone || c->child <= 0)
 		return c->child_gone;
 	r = catch_child_exited(&c->caught, c->child, &c->child_status);
-	if (r > 0 || (r < 0 && waitpid(c->child, &c->child_status, WNOHANG | __WALL) == c->child))
+	if (r < 0) {
+		/* With --pidns=host the child is the root, traced too:
+		 * collecting the tracees may have reaped it already (ECHILD). */
+		pid_t w = waitpid(c->child, &c->child_status, WNOHANG | __WALL);
+
+		r = w == c->child || (w < 0 && errno == ECHILD);
+	}
+	if (r > 0)
 		c->child_gone = 1;
 	return c->child_gone;
 }

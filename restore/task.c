@@ -206,6 +206,7 @@ static int prepare_creds(struct img_thread *th, struct rst_creds *c)
 	c->uid = ce->uid; c->gid = ce->gid; c->euid = ce->euid; c->egid = ce->egid;
 	c->suid = ce->suid; c->sgid = ce->sgid; c->fsuid = ce->fsuid; c->fsgid = ce->fsgid;
 	c->secbits = ce->secbits;
+	c->no_new_privs = ce->has_no_new_privs && ce->no_new_privs;
 	for (i = 0; i < 2; i++) {
 		c->cap_inh[i] = i < ce->n_cap_inh ? ce->cap_inh[i] : 0;
 		c->cap_prm[i] = i < ce->n_cap_prm ? ce->cap_prm[i] : 0;
@@ -269,6 +270,7 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	pm->args->te = te;
 	pm->args->pid = t->pid;
 	pm->args->err = report_of(ctx, t)->msg;
+	pm->args->err_stage = &report_of(ctx, t)->stage;
 	for (i = 0; i < t->nr_threads; i++) {
 		struct rst_thread *th = &pm->args->threads[i];
 
@@ -278,6 +280,7 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 		th->role = i ? ROLE_THREAD : task_role(ctx, t);
 	}
 	report_of(ctx, t)->pid = t->pid;
+	report_of(ctx, t)->stage = RST_STAGE_UNSET;
 
 	/* S25: the root enters its restorer last, once every other thread has
 	 * finished RESTORE (it holds as many shares as it has threads). */

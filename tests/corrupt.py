@@ -11,6 +11,7 @@ the images directory first.
   corrupt.py fd-file FDINFO_IMG N ID  fdinfo entry N refers to file id ID
   corrupt.py cut FILE BYTES           keep the first BYTES bytes (negative:
                                       drop that many from the end)
+  corrupt.py secbits CORE_IMG VALUE   the thread's creds say securebits VALUE
 """
 import struct
 import sys
@@ -123,6 +124,16 @@ def main(argv):
         fe = parse(entries[n])
         get(fe, 1)[2] = fid
         entries[n] = build(fe)
+    elif op == "secbits":
+        # core_entry.thread_core (5) -> thread_core_entry.creds (10) ->
+        # creds_entry.secbits (13)
+        core = parse(entries[0])
+        tc = parse(get(core, 5)[2])
+        creds = parse(get(tc, 10)[2])
+        get(creds, 13)[2] = int(argv[3], 0)
+        get(tc, 10)[2] = build(creds)
+        get(core, 5)[2] = build(tc)
+        entries[0] = build(core)
     else:
         sys.stderr.write(__doc__)
         return 4

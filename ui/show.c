@@ -95,6 +95,8 @@ struct show_format {
 static const struct show_format show_formats[] = {
 	HEX("thread_info_x86.clear_tid_addr"),
 	HEX("thread_info_x86.gpregs"),
+	HEX("user_x86_cet_entry.cet"),
+	HEX("user_x86_cet_entry.ssp"),
 	DICT("task_core_entry.task_state", task_state_names),
 	HEX("task_core_entry.blk_sigset"),
 	HEX("task_core_entry.blk_sigset_extended"),

@@ -16,7 +16,8 @@
  *  5. per-thread state rt_sigreturn does not restore: tid address, robust
  *     list, fs/gs base, rseq, comm;
  *  6. the last barriers: finish RESTORE, SIGCHLD's action in RESTORE_SIGCHLD,
- *     creds in RESTORE_CREDS, then wait for COMPLETE;
+ *     creds in RESTORE_CREDS (every thread its own, see restore_creds()),
+ *     then wait for COMPLETE;
  *  7. rt_sigreturn into the dumped registers.  The controller catches that
  *     syscall's exit with ptrace and unmaps this blob. */
 #include <stdint.h>
@@ -25,6 +26,7 @@
 #include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <asm/prctl.h>
 #include <linux/sched.h>
 
@@ -73,17 +75,32 @@ static void put_dec(char **p, char *end, int64_t v)
 	put_str(p, end, buf + i + 1);
 }
 
-static __attribute__((noreturn)) void fail(struct restorer_args *a, const char *what,
-					   uint64_t addr, long ret)
+/* The first failing thread of the process writes the report: the stage it
+ * failed at, which thread (when not the leader), what, and the errno; then
+ * the CRIU abort: the count's abort bit, every count waiter woken. */
+static __attribute__((noreturn)) void fail_at(struct restorer_args *a, const char *what,
+					      const char *at, uint64_t num, int hex, long ret)
 {
 	char *p = a->err, *end = a->err + RST_ERR_LEN - 1;
+	int32_t unset = RST_STAGE_UNSET;
+	long tid = sysraw_gettid();
 
-	if (p) {
+	if (p && a->err_stage &&
+	    __atomic_compare_exchange_n(a->err_stage, &unset, __atomic_load_n(&a->te->start, __ATOMIC_ACQUIRE),
+					0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		put_str(&p, end, "restorer: ");
+		if (tid != a->pid) {
+			put_str(&p, end, "thread ");
+			put_dec(&p, end, tid);
+			put_str(&p, end, ": ");
+		}
 		put_str(&p, end, what);
-		if (addr) {
-			put_str(&p, end, " at ");
-			put_hex(&p, end, addr);
+		if (at) {
+			put_str(&p, end, at);
+			if (hex)
+				put_hex(&p, end, num);
+			else
+				put_dec(&p, end, (int64_t)num);
 		}
 		put_str(&p, end, " failed: errno ");
 		put_dec(&p, end, -ret);
@@ -94,11 +111,25 @@ static __attribute__((noreturn)) void fail(struct restorer_args *a, const char *
 		sysraw3(__NR_exit_group, 1, 0, 0);
 }
 
+static __attribute__((noreturn)) void fail(struct restorer_args *a, const char *what,
+					   uint64_t addr, long ret)
+{
+	fail_at(a, what, addr ? " at " : NULL, addr, 1, ret);
+}
+
 #define CHECK(a, expr, what, addr)				\
 	do {							\
 		long __r = (long)(expr);			\
 		if (__r < 0 && __r > -4096)			\
 			fail(a, what, (uint64_t)(addr), __r);	\
+	} while (0)
+
+/* The same with a number said in decimal after `at` (" cap ", " id "). */
+#define CHECK_N(a, expr, what, at, n)					\
+	do {								\
+		long __r = (long)(expr);				\
+		if (__r < 0 && __r > -4096)				\
+			fail_at(a, what, at, (uint64_t)(n), 0, __r);	\
 	} while (0)
 
 static void unmap_crstep(struct restorer_args *a)
@@ -209,36 +240,87 @@ static void restore_itimers(struct restorer_args *a)
 	}
 }
 
-/* RESTORE_CREDS, CRIU's restore_creds(): groups and ids first while the
- * capabilities still allow it, then the securebits with KEEP_CAPS held, the
- * bounding set, and the capability sets last. */
-static void restore_creds(struct restorer_args *a, struct rst_creds *c)
+static int cap_in(const uint32_t *set, int cap)
+{
+	return !!(set[cap / 32] & (1u << (cap % 32)));
+}
+
+static long capset2(const uint32_t *eff, const uint32_t *prm, const uint32_t *inh)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	int i;
 
+	for (i = 0; i < 2; i++) {
+		data[i].effective = eff[i];
+		data[i].permitted = prm[i];
+		data[i].inheritable = inh[i];
+	}
+	return sysraw3(__NR_capset, (long)&hdr, (long)data, 0);
+}
+
+/* RESTORE_CREDS, per thread (credentials are per thread at the syscall
+ * level; raw syscalls change only the caller's).  The thread starts as
+ * crstep's root with every capability; each step needs one it may be about
+ * to lose, hence the order (CRIU's restore_creds() has the same facts):
+ *  1. the bounding set, while CAP_SETPCAP is effective: a task that kept
+ *     one capability as uid 1000 has lost CAP_SETPCAP once its caps are
+ *     back, and the drop is refused (EPERM);
+ *  2. the supplementary groups (CAP_SETGID);
+ *  3. the ids with SECBIT_NO_SETUID_FIXUP set: leaving uid 0 empties the
+ *     effective set otherwise (KEEP_CAPS keeps only the permitted one),
+ *     and the steps below still need CAP_SETGID and CAP_SETPCAP; gids
+ *     before uids, the fs ids last (setres*id resets them);
+ *  4. the inheritable set and the ambient set: raising an ambient cap
+ *     needs it permitted and inheritable now, and is refused once the
+ *     dumped securebits have SECBIT_NO_CAP_AMBIENT_RAISE;
+ *  5. the dumped securebits (CAP_SETPCAP still effective);
+ *  6. the effective and permitted sets: from here on the thread holds
+ *     only what it held at dump (the ambient set survives: it is a subset
+ *     of permitted and inheritable);
+ *  7. no_new_privs, which cannot be undone. */
+static void restore_creds(struct restorer_args *a, struct rst_creds *c)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct now[2];
+	uint32_t eff[2], prm[2];
+	long secbits;
+	int i;
+
+	for (i = 0; i <= c->last_cap; i++)
+		if (!cap_in(c->cap_bnd, i))
+			CHECK_N(a, sysraw3(__NR_prctl, PR_CAPBSET_DROP, i, 0), "prctl(PR_CAPBSET_DROP)", " cap ", i);
 	CHECK(a, sysraw3(__NR_setgroups, c->nr_groups, (long)c->groups, 0), "setgroups", 0);
-	CHECK(a, sysraw3(__NR_prctl, PR_SET_KEEPCAPS, 1, 0), "prctl(PR_SET_KEEPCAPS)", 0);
+
+	secbits = sysraw3(__NR_prctl, PR_GET_SECUREBITS, 0, 0);
+	CHECK(a, secbits, "prctl(PR_GET_SECUREBITS)", 0);
+	CHECK(a, sysraw3(__NR_prctl, PR_SET_SECUREBITS, secbits | SECBIT_NO_SETUID_FIXUP, 0),
+	      "prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP)", 0);
 	CHECK(a, sysraw3(__NR_setresgid, c->gid, c->egid, c->sgid), "setresgid", 0);
 	sysraw3(__NR_setfsgid, c->fsgid, 0, 0);
+	if ((uint32_t)sysraw3(__NR_setfsgid, -1, 0, 0) != c->fsgid)
+		fail_at(a, "setfsgid", " id ", c->fsgid, 0, -1 /* EPERM */);
 	CHECK(a, sysraw3(__NR_setresuid, c->uid, c->euid, c->suid), "setresuid", 0);
 	sysraw3(__NR_setfsuid, c->fsuid, 0, 0);
-	for (i = 0; i <= c->last_cap; i++)
-		if (!(c->cap_bnd[i / 32] & (1u << (i % 32))))
-			CHECK(a, sysraw3(__NR_prctl, PR_CAPBSET_DROP, i, 0), "prctl(PR_CAPBSET_DROP)", i);
-	CHECK(a, sysraw3(__NR_prctl, PR_SET_SECUREBITS, c->secbits, 0), "prctl(PR_SET_SECUREBITS)", 0);
+	if ((uint32_t)sysraw3(__NR_setfsuid, -1, 0, 0) != c->fsuid)
+		fail_at(a, "setfsuid", " id ", c->fsuid, 0, -1 /* EPERM */);
+
+	CHECK(a, sysraw3(__NR_capget, (long)&hdr, (long)now, 0), "capget", 0);
 	for (i = 0; i < 2; i++) {
-		data[i].effective = c->cap_eff[i];
-		data[i].permitted = c->cap_prm[i];
-		data[i].inheritable = c->cap_inh[i];
+		eff[i] = now[i].effective;
+		prm[i] = now[i].permitted;
 	}
-	CHECK(a, sysraw3(__NR_capset, (long)&hdr, (long)data, 0), "capset", 0);
-	sysraw6(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0);
+	CHECK(a, capset2(eff, prm, c->cap_inh), "capset of the inheritable set", 0);
+	CHECK(a, sysraw6(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0),
+	      "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", 0);
 	for (i = 0; i <= c->last_cap; i++)
-		if (c->cap_amb[i / 32] & (1u << (i % 32)))
-			CHECK(a, sysraw6(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0, 0),
-			      "prctl(PR_CAP_AMBIENT_RAISE)", i);
+		if (cap_in(c->cap_amb, i))
+			CHECK_N(a, sysraw6(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0, 0),
+				"prctl(PR_CAP_AMBIENT_RAISE)", " cap ", i);
+	CHECK(a, sysraw3(__NR_prctl, PR_SET_SECUREBITS, c->secbits, 0), "prctl(PR_SET_SECUREBITS)", 0);
+	CHECK(a, capset2(c->cap_eff, c->cap_prm, c->cap_inh), "capset", 0);
+	if (c->no_new_privs)
+		CHECK(a, sysraw6(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)", 0);
 }
 
 /* Pending signals go back exactly as they were queued: rt_sigqueueinfo to

@@ -53,11 +53,14 @@ ok $? "zombie: the dead child is marked (zombie)"
 "$CRSTEP" show --tree "$FIX/criu-4.2/threads/images" >"$TMP/tree" 2>&1
 grep -q '^  30300  30300  30300   threads (4 threads)$' "$TMP/tree"
 ok $? "threads: the process is marked (4 threads)"
+"$CRSTEP" show --tree "$FIX/criu-4.2/credthreads/images" >"$TMP/tree" 2>&1
+grep -q '^  30900  30900  30900   credthreads (4 threads)$' "$TMP/tree"
+ok $? "credthreads: the process is marked (4 threads)"
 n=$(cat "$FIX"/criu-4.2/*/crit/x-ps.txt | wc -l)
 for dir in "$FIX"/criu-4.2/*/images; do
 	"$CRSTEP" show --tree "$dir"
 done 2>&1 | grep -c '(' >"$TMP/count"
-[ "$(cat "$TMP/count")" -eq 2 ]
+[ "$(cat "$TMP/count")" -eq 3 ]
 ok $? "no other line of the $n tree lines is annotated"
 
 # The comparer itself must see a difference.
