@@ -2,8 +2,9 @@
  * (stepper/cmd.c, stepper/expr.c) without a live restore.
  *
  * Input: text, one command a line (at most MAX_LINES).  The first line is
- * also parsed as an expression alone (and evaluated, explained) and
- * completed as TAB would.  Then all lines are a batch script (-ex lines):
+ * also completed as TAB would, and at the end parsed as an expression alone
+ * (evaluated, explained) on the state the script left.  The lines are a
+ * batch script (-ex lines):
  * stepper_new() checks it, and the stops of a restore are played to it in
  * the engine's order: the start, each switch of the protocol (the
  * controller's breakpointed switch, then the root's arrival), the end.
@@ -11,8 +12,12 @@
  * The context is real, not a mock: the tree fixture's images read and
  * checked, the criu4 protocol table, a zeroed shared area set up by
  * task_entries_init() and restore_prepare_counts(), and every switch made
- * by stage_switch().  No task exists (tree_pid 0): what /proc is asked
- * about the tasks is asked of the fuzzer itself (the root's host pid). */
+ * by stage_switch().  No task is restored (tree_pid 0): the root's host
+ * pid is a real child that sleeps in pause(), so what `info tasks` and
+ * `info hang` ask /proc is answered for a real blocked task. */
+#include <signal.h>
+#include <sys/prctl.h>
+
 #include "fuzz.h"
 #include "protocol.h"
 #include "restore.h"
@@ -24,6 +29,13 @@ static struct img_set *set;
 static struct shared_area *shared;
 static struct restore_opts opts;
 static struct restore_ctx ctx;
+static struct barrier_clock_sample clock_start;
+static pid_t sleeper;
+
+static void stop_sleeper(void)
+{
+	kill(sleeper, SIGKILL);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -47,6 +59,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	ctx.shared = shared;
 	ctx.proto = protocol_get(PROTO_CRIU4);
 	ctx.controller_pid = getpid();
+	sleeper = fork();
+	if (sleeper == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	if (sleeper < 0)
+		exit(99);
+	atexit(stop_sleeper);
+	/* The area's clock calibration wants 5 ms between its two samples
+	 * (stepper/trace.c): keep one start time for every run instead of
+	 * sleeping in each. */
+	task_entries_init(&shared->te);
+	clock_start = shared->te.clock_start;
 	return 0;
 }
 
@@ -54,9 +80,10 @@ static void reset_shared(void)
 {
 	memset(shared, 0, sizeof(*shared));
 	task_entries_init(&shared->te);
+	shared->te.clock_start = clock_start;
 	if (restore_prepare_counts(&ctx))
 		abort();
-	shared->te.slots[ctx.slots[0]].host_pid = getpid();
+	shared->te.slots[ctx.slots[0]].host_pid = sleeper;
 }
 
 /* The root held at its arrival at a stage: a participant's stop. */
@@ -99,8 +126,7 @@ static void expression(const char *text)
 	struct expr *e;
 	int64_t v;
 
-	stage_switch(te, CR_STATE_ROOT_TASK, 1, 0, ctx.controller_pid, ROLE_CONTROLLER);
-	hold_event(&st, CR_STATE_ROOT_TASK);
+	hold_event(&st, te->start);
 	e = expr_parse(text, NULL, err, sizeof(err));
 	if (e && !expr_eval(e, &env, &v, err, sizeof(err)))
 		expr_explain(e, &env, why, sizeof(why));
@@ -182,15 +208,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			*p++ = 0;
 	}
 	reset_shared();
-	expression(lines[0]);
 	complete(lines[0]);
-	reset_shared();
 	s = stepper_new(&o);
 	if (s) {
 		play(s);
 		stepper_finish(s);
 		stepper_free(s);
 	}
+	expression(lines[0]);
 	free(text);
 	return 0;
 }
