@@ -30,14 +30,31 @@ static int valid_name(const char *name)
 	return name[0] && name[0] != '.' && !strchr(name, '/');
 }
 
+/* The files of the last input, removed when the next does not have them
+ * (rewriting a file in place is cheaper than removing and creating it). */
+static char names[MAX_FILES][256], old_names[MAX_FILES][256];
+static int nr_names, nr_old_names;
+
+static int has_name(char list[][256], int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(list[i], name))
+			return 1;
+	return 0;
+}
+
 /* Unpack the input into the scratch directory. */
 static void unpack(const uint8_t *data, size_t size)
 {
 	char name[256], path[512];
 	size_t off = 0;
-	int nr = 0;
+	int nr = 0, i;
 
-	fuzz_clear_dir();
+	memcpy(old_names, names, sizeof(names[0]) * nr_names);
+	nr_old_names = nr_names;
+	nr_names = 0;
 	while (off < size && nr++ < MAX_FILES) {
 		size_t name_len = data[off++], len;
 		uint32_t file_size = 0;
@@ -50,23 +67,26 @@ static void unpack(const uint8_t *data, size_t size)
 		if (size - off >= 4)
 			memcpy(&file_size, data + off, 4);
 		off += size - off >= 4 ? 4 : size - off;
-		if (!valid_name(name) || strlen(name) != name_len)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", fuzz_dir, name);
-		if (!access(path, F_OK))
-			continue;
 		if (!strncmp(name, "pages-", 6)) {
-			fuzz_write(name, NULL, 0, path, sizeof(path));
-			if (truncate(path, file_size % MAX_PAGES_SIZE)) {
-				perror(path);
-				exit(99);
-			}
-			continue;
+			len = 0;
+		} else {
+			len = file_size < size - off ? file_size : size - off;
+			off += len;
 		}
-		len = file_size < size - off ? file_size : size - off;
-		fuzz_write(name, data + off, len, path, sizeof(path));
-		off += len;
+		if (!valid_name(name) || strlen(name) != name_len || has_name(names, nr_names, name))
+			continue;
+		strcpy(names[nr_names++], name);
+		fuzz_write(name, data + off - len, len, path, sizeof(path));
+		if (!len && !strncmp(name, "pages-", 6) && truncate(path, file_size % MAX_PAGES_SIZE)) {
+			perror(path);
+			exit(99);
+		}
 	}
+	for (i = 0; i < nr_old_names; i++)
+		if (!has_name(names, nr_names, old_names[i])) {
+			snprintf(path, sizeof(path), "%s/%.255s", fuzz_dir, old_names[i]);
+			unlink(path);
+		}
 }
 
 /* What a restore does with the set before anything is forked. */

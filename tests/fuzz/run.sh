@@ -28,7 +28,7 @@ run_one() {
 	start=$(date +%s)
 	nice -n 10 "build/fuzz/fuzz_$t" -runs="$runs" -timeout="${FUZZ_TIMEOUT:-10}" \
 		-max_total_time="${FUZZ_TIME:-0}" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
-		-close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$crashes/" \
+		-close_fd_mask=3 -print_final_stats=1 -print_funcs=0 -artifact_prefix="$crashes/" \
 		"$corpus" "build/fuzz/seeds/$t" $regress >"$log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
