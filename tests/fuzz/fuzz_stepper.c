@@ -116,16 +116,19 @@ static void switch_event(struct stop_event *st, int from, int to)
 	st->ev.role = ROLE_CONTROLLER;
 }
 
-static void expression(const char *text)
+/* An expression as the commands see it: at most 1023 characters (their
+ * rest-of-line buffer), which bounds the parser's recursion. */
+static void expression(const char *line)
 {
 	struct task_entries *te = &shared->te;
 	struct stop_event st;
 	struct expr_env env = { te, ctx.proto, &st };
-	char err[200], why[200];
+	char err[200], why[200], text[1024];
 	const char *end;
 	struct expr *e;
 	int64_t v;
 
+	snprintf(text, sizeof(text), "%s", line);
 	hold_event(&st, te->start);
 	e = expr_parse(text, NULL, err, sizeof(err));
 	if (e && !expr_eval(e, &env, &v, err, sizeof(err)))

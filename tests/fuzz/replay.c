@@ -7,7 +7,7 @@
  * those files or directories instead.
  *
  * The target's own output goes to /dev/null; a sanitizer's report and, on
- * a crash, the name of the input go to the real stderr. */
+ * a crash or a hang (SIGALRM), the name of the input go to the real stderr. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
 void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+
+#define REPLAY_TIMEOUT 20	/* seconds; one input takes milliseconds */
 
 static FILE *report, *tap;
 static const char *current;	/* the input being replayed */
@@ -51,7 +53,7 @@ static void on_crash(int sig)
 
 static void catch_crashes(void)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGALRM };
 	struct sigaction sa = { .sa_handler = on_crash, .sa_flags = SA_RESETHAND | SA_NODEFER };
 	size_t i;
 
@@ -92,7 +94,9 @@ static int replay_file(const char *path)
 	}
 	close(fd);
 	current = path;
+	alarm(REPLAY_TIMEOUT);	/* a hang fails the test instead of stalling make check */
 	LLVMFuzzerTestOneInput(buf, st.st_size);
+	alarm(0);
 	current = NULL;
 	free(buf);
 	return 0;
