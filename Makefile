@@ -5,7 +5,8 @@
 #   make demo       restore the bundled counter fixture and show it continue
 #   make bench      time restores of the counter fixture
 #   make soak       restore every fixture 200 times per protocol, then 50 under CPU load
-#                   (SOAK_RUNS, SOAK_LOAD_RUNS); run it under /work/wt/isolated or alike
+#                   (SOAK_RUNS, SOAK_LOAD_RUNS)
+#   make fuzz       run the libFuzzer targets of tests/fuzz (clang; FUZZ_RUNS each)
 
 CC       ?= cc
 PKGS     := libprotobuf-c libedit ncursesw libcap
@@ -30,6 +31,10 @@ LIB_SRC  := $(filter-out ui/main.c,$(LIB_SRC))
 LIB_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PB_C))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+# Each fuzz target is also built with $(CC) and tests/fuzz/replay.c into a
+# unit test that replays its seeds and regression inputs.
+FUZZ_TARGETS := image check show stepper
+UNIT_BIN += $(patsubst %,build/tests/test_fuzz_%,$(FUZZ_TARGETS))
 
 # The restorer blob: freestanding, position independent, no libc, never
 # sanitized.  It is linked at 0 into one flat binary and embedded in crstep.
@@ -89,10 +94,45 @@ build/tests/%: tests/unit/%.c $(LIB_OBJ) $(OBJ)/pie-blob.o $(FLAVOR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $(filter-out $(FLAVOR),$^) $(LDLIBS)
 
+build/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_OBJ) $(OBJ)/pie-blob.o $(FLAVOR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -DFUZZ_TARGET='"$*"' -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
+# libFuzzer builds: crstep's objects again with clang, coverage and sanitizers.
+FUZZ_RUNS ?= 10000000
+FUZZ_CC  ?= clang
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined $(filter-out -O% -g -Werror -fsanitize% -fno-sanitize%,$(CFLAGS))
+FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,build/fuzz/obj/gen/%.o,$(PB_C)) \
+	build/fuzz/obj/pie-blob.o
+
+build/fuzz/obj/gen/%.o: $(GEN)/%.c $(PB_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/obj/pie-blob.o: $(OBJ)/pie-blob.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/obj/%.o: %.c $(PB_H) $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
+build/fuzz/seeds/.stamp: tests/fuzz/seeds.py images/image.c README.md $(wildcard tests/stepper/* \
+		tests/integration/*.sh tests/fixtures/criu-4.2/*/images/*)
+	rm -rf build/fuzz/seeds
+	python3 tests/fuzz/seeds.py build/fuzz/seeds
+	@touch $@
+
 setup:
 	@sh tools/setup.sh
 
-check: crstep $(UNIT_BIN)
+fuzz: $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS)) build/fuzz/seeds/.stamp
+	@sh tests/fuzz/run.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
+
+check: crstep $(UNIT_BIN) build/fuzz/seeds/.stamp
 	@sh tests/run.sh $(if $(SANITIZE),--sanitize)
 
 demo: setup crstep
@@ -107,6 +147,6 @@ soak: crstep
 clean:
 	rm -rf build crstep
 
-.PHONY: all setup check demo bench soak clean
+.PHONY: all setup check demo bench soak fuzz clean
 .SECONDARY: $(PB_C) $(PB_H)
 -include $(shell find build -name '*.d' 2>/dev/null)

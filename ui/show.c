@@ -471,6 +471,7 @@ static int show_image(const char *path)
 struct tree {
 	struct image *pstree;
 	struct image **cores;		/* core-PID.img per pstree entry */
+	char *shown;			/* per pstree entry: printed already */
 };
 
 static const char *task_comm(const struct image *core)
@@ -500,12 +501,14 @@ static void tree_print(const struct tree *t, size_t idx, int depth)
 	if (p->n_threads > 1)
 		printf(" (%zu threads)", p->n_threads);
 	printf("\n");
-	if ((size_t)depth >= t->pstree->nr)	/* a ppid loop */
-		return;
+	/* Each entry once: a pid listed twice (a corrupt pstree.img) would
+	 * otherwise make every copy a child of every other, and the tree
+	 * grow as the factorial of their number; a ppid loop ends here too. */
+	t->shown[idx] = 1;
 	for (i = 0; i < t->pstree->nr; i++) {
 		const PstreeEntry *kid = (const PstreeEntry *)t->pstree->entries[i].msg;
 
-		if (i != idx && kid->ppid == p->pid)
+		if (!t->shown[i] && kid->ppid == p->pid)
 			tree_print(t, i, depth + 1);
 	}
 }
@@ -525,7 +528,7 @@ static int has_parent(const struct tree *t, size_t idx)
 
 static int show_tree(const char *dir)
 {
-	struct tree t = { NULL, NULL };
+	struct tree t = { NULL, NULL, NULL };
 	char path[4096];
 	size_t i;
 	int ret = EXIT_FAIL;
@@ -539,7 +542,8 @@ static int show_tree(const char *dir)
 		goto out;
 	}
 	t.cores = calloc(t.pstree->nr, sizeof(*t.cores));
-	if (!t.cores) {
+	t.shown = calloc(t.pstree->nr, 1);
+	if (!t.cores || !t.shown) {
 		error("%s: out of memory", path);
 		goto out;
 	}
@@ -555,7 +559,7 @@ static int show_tree(const char *dir)
 	/* crit starts from the task whose ppid is 0; a task whose parent is not
 	 * in the tree is shown as a root too rather than dropped */
 	for (i = 0; i < t.pstree->nr; i++)
-		if (!has_parent(&t, i))
+		if (!t.shown[i] && !has_parent(&t, i))
 			tree_print(&t, i, 0);
 	ret = fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 out:
@@ -563,6 +567,7 @@ out:
 		for (i = 0; i < t.pstree->nr; i++)
 			image_free(t.cores[i]);
 	free(t.cores);
+	free(t.shown);
 	image_free(t.pstree);
 	return ret;
 }
