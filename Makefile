@@ -4,6 +4,7 @@
 #   make check      run every test (TAP); SANITIZE=1 builds with ASan+UBSan
 #   make demo       restore the bundled counter fixture and show it continue
 #   make bench      time restores of the counter fixture
+#   make zdtm CRIU_SRC=DIR   CRIU's zdtm static tests restored by criu and by crstep
 
 CC       ?= cc
 PKGS     := libprotobuf-c libedit ncursesw libcap
@@ -99,9 +100,13 @@ demo: setup crstep
 bench: crstep
 	@sh tests/bench.sh
 
+# Not part of check: it needs upstream CRIU built (shared/tools/build-criu.sh).
+zdtm: crstep
+	@CRIU_SRC=$(CRIU_SRC) sh tools/zdtm/run.sh
+
 clean:
 	rm -rf build crstep
 
-.PHONY: all setup check demo bench clean
+.PHONY: all setup check demo bench zdtm clean
 .SECONDARY: $(PB_C) $(PB_H)
 -include $(shell find build -name '*.d' 2>/dev/null)
