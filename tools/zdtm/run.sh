@@ -12,7 +12,8 @@
 #   ZDTM_KEEP   zdtm's -k: never (default) | failed | always (images under CRIU_SRC/test/dump)
 #   ZDTM_OUT    where the reports go (default build/zdtm)
 #
-# Runs as root (zdtm needs it) under nice -n 10.  Not part of `make check`.
+# Runs as root (zdtm needs it) under nice -n 10, with Debian's python3 (zdtm
+# needs its python3-protobuf and python3-yaml).  Not part of `make check`.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 : "${CRIU_SRC:?set CRIU_SRC to upstream CRIU's built source tree}"
@@ -61,7 +62,7 @@ run() {	# NAME CRIU-BINARY: one zdtm run, its TAP report in $out/NAME/
 	echo "zdtm: $1 restores ($jobs parallel runs; log in $out/$1.log)"
 	start=$(date +%s)
 	(cd "$test" && CRIU="$CRIU_BIN" CRSTEP="$top/crstep" nice -n 10 \
-		python3 "$top/tools/zdtm/zdtm-root.py" "$test/zdtm.py" run -T "$re" -f h \
+		/usr/bin/python3 "$top/tools/zdtm/zdtm-root.py" "$test/zdtm.py" run -T "$re" -f h \
 		--keep-going --ignore-taint -p "$jobs" -k "$keep" --report "$out/$1" \
 		--criu-bin "$2" --crit-bin "$CRIT_BIN") >"$out/$1.log" 2>&1 || true
 	echo "zdtm: $1 done in $(( $(date +%s) - start )) s"
@@ -71,4 +72,4 @@ run() {	# NAME CRIU-BINARY: one zdtm run, its TAP report in $out/NAME/
 [ "$only" = crstep ] || run criu "$CRIU_BIN"
 [ "$only" = criu ] || run crstep "$top/tools/zdtm/criu-crstep"
 
-python3 "$top/tools/zdtm/table.py" "$out" | tee "$out/RESULTS.md"
+/usr/bin/python3 "$top/tools/zdtm/table.py" "$out" | tee "$out/RESULTS.md"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # table.py OUT: the table of a `make zdtm` run from zdtm's TAP reports
 # OUT/criu/criu-testreport.tap and OUT/crstep/criu-testreport.tap (either may
 # be missing): per test the result with each restorer and, when crstep's

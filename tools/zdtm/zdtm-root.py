@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # zdtm-root.py CRIU_SRC/test/zdtm.py ARGS...: run zdtm with its tests as root.
 #
 # zdtm starts every test that is not flagged `suid` under the uid 18943
