@@ -11,6 +11,8 @@
 #   ZDTM_JOBS   zdtm's parallel runs (default 2)
 #   ZDTM_KEEP   zdtm's -k: never (default) | failed | always (images under CRIU_SRC/test/dump)
 #   ZDTM_OUT    where the reports go (default build/zdtm)
+#   CRSTEP      the crstep to test (default ./crstep; copied first, so a rebuild
+#               during the run does not change it)
 #
 # Runs as root (zdtm needs it) under nice -n 10, with Debian's python3 (zdtm
 # needs its python3-protobuf and python3-yaml).  Not part of `make check`.
@@ -34,7 +36,11 @@ only=${ZDTM_ONLY:-}
 [ -f "$test/zdtm.py" ] || { echo "zdtm: no $test/zdtm.py" >&2; exit 2; }
 [ -x "$CRIU_BIN" ] || { echo "zdtm: no criu at $CRIU_BIN (build it: shared/tools/build-criu.sh)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "zdtm: run as root" >&2; exit 2; }
-[ -x "$top/crstep" ] || { echo "zdtm: build crstep first (make)" >&2; exit 2; }
+CRSTEP=${CRSTEP:-$top/crstep}
+[ -x "$CRSTEP" ] || { echo "zdtm: build crstep first (make)" >&2; exit 2; }
+# zdtm's hooks run `python3` from PATH: Debian's, which has the protobuf and
+# yaml modules zdtm needs (and no version-manager shim to start every time).
+PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
 
 # zdtm's test programs: built once (zdtm.py would build them too, but one test
 # at a time and with the whole machine's cores).
@@ -57,11 +63,12 @@ else
 fi
 
 mkdir -p "$out"
+cp "$CRSTEP" "$out/crstep.bin"
 run() {	# NAME CRIU-BINARY: one zdtm run, its TAP report in $out/NAME/
 	rm -rf "$out/$1" && mkdir -p "$out/$1"
 	echo "zdtm: $1 restores ($jobs parallel runs; log in $out/$1.log)"
 	start=$(date +%s)
-	(cd "$test" && CRIU="$CRIU_BIN" CRSTEP="$top/crstep" nice -n 10 \
+	(cd "$test" && CRIU="$CRIU_BIN" CRSTEP="$out/crstep.bin" nice -n 10 \
 		/usr/bin/python3 "$top/tools/zdtm/zdtm-root.py" "$test/zdtm.py" run -T "$re" -f h \
 		--keep-going --ignore-taint -p "$jobs" -k "$keep" --report "$out/$1" \
 		--criu-bin "$2" --crit-bin "$CRIT_BIN") >"$out/$1.log" 2>&1 || true
