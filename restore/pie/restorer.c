@@ -10,7 +10,7 @@
  *  2. move the runtime vvar/vvar_vclock/vdso to the dumped place, all by
  *     one offset (the kernel's vdso/vvar layout is fixed);
  *  3. move every premapped VMA to its dumped address and give it back its
- *     protection and madvise bits;
+ *     protection, madvise bits and MAP_LOCKED;
  *  4. PR_SET_MM_MAP (exe file, code/data/brk/stack/args/env/auxv): only now,
  *     because the kernel refuses a new exe while crstep's is still mapped;
  *  5. per-thread state rt_sigreturn does not restore: tid address, robust
@@ -176,6 +176,10 @@ static void move_vmas(struct restorer_args *a)
 		for (bit = 0; bit < 64; bit++)
 			if (v->madv & (1ull << bit))
 				CHECK(a, sysraw3(__NR_madvise, v->start, len, bit), "madvise", v->start);
+		/* MAP_LOCKED is an mmap flag the premap could not take (the
+		 * pages are only filled after the mmap): lock it in place. */
+		if (v->flags & MAP_LOCKED)
+			CHECK(a, sysraw3(__NR_mlock, v->start, len, 0), "mlock", v->start);
 	}
 }
 
