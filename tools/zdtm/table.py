@@ -75,10 +75,18 @@ def reason_raw(out):
 
 
 def group(r):
-    """A reason without its numbers, to count alike failures together."""
-    g = re.sub(r'\b\d+\b', 'N', r)
-    g = re.sub(r'0xN|0x[0-9a-f]+', '0x…', g)
-    return g
+    """A reason's kind, to count alike failures together."""
+    m = re.match(r'fdinfo-\d+\.img: entry \d+: fd \d+ is an? (\S+): not restored yet', r)
+    if m:
+        return 'refused: an fd of kind %s' % m.group(1)
+    if r.startswith('result check:'):
+        return "restored, then the test's own check failed"
+    m = re.match(r"crstep has no counterpart for criu's (--[\w-]+)", r)
+    if m:
+        return 'not tried: the test restores with criu %s' % m.group(1)
+    g = re.sub(r'(?<=\s)/[^\s:]+', 'PATH', r)
+    g = re.sub(r'0x[0-9a-f]+', '0x…', g)
+    return re.sub(r'\b\d+\b', 'N', g)
 
 
 def main():
