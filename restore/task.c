@@ -186,12 +186,14 @@ static int write_proc_self(const char *name, long value)
 
 /* What the task keeps of itself in prctl and /proc, in CRIU's terms: the
  * child-subreaper flag and THP-disable (CRIU sets both in its restorer; the
- * task's mm and its own flags survive the jump alike), loginuid (critical,
+ * task's mm and its own flags survive the jump alike), the membarrier
+ * registrations, loginuid (critical,
  * as in CRIU: the audit trail would name someone else), oom_score_adj (not
  * critical: lowering it needs CAP_SYS_RESOURCE). */
 static int restore_task_attrs(struct img_task *t)
 {
 	const TaskCoreEntry *tc = t->core->tc;
+	int i;
 
 	if (tc->has_child_subreaper && tc->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
 		return error("task %u: PR_SET_CHILD_SUBREAPER: %s", t->pid, strerror(errno));
@@ -200,6 +202,12 @@ static int restore_task_attrs(struct img_task *t)
 	if (tc->has_loginuid && tc->loginuid != (uint32_t)-1 && read_proc_self("loginuid") != tc->loginuid &&
 	    write_proc_self("loginuid", tc->loginuid) && errno != ENOENT)
 		return error("task %u: loginuid %u: %s", t->pid, tc->loginuid, strerror(errno));
+	/* membarrier() registrations belong to the mm: each set bit of the
+	 * dumped mask is the registration command itself (CRIU's
+	 * restore_membarrier_registrations). */
+	for (i = 0; tc->has_membarrier_registration_mask && i < 32; i++)
+		if ((tc->membarrier_registration_mask & (1u << i)) && syscall(SYS_membarrier, 1u << i, 0, 0))
+			return error("task %u: membarrier registration %#x: %s", t->pid, 1u << i, strerror(errno));
 	if (tc->has_oom_score_adj && tc->oom_score_adj && write_proc_self("oom_score_adj", tc->oom_score_adj))
 		warn("task %u: oom_score_adj %d: %s", t->pid, tc->oom_score_adj, strerror(errno));
 	return 0;
