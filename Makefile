@@ -7,6 +7,7 @@
 #   make soak       restore every fixture 200 times per protocol, then 50 under CPU load
 #                   (SOAK_RUNS, SOAK_LOAD_RUNS)
 #   make fuzz       run the libFuzzer targets of tests/fuzz (clang; FUZZ_RUNS each)
+#   make zdtm CRIU_SRC=DIR   CRIU's zdtm static tests restored by criu and by crstep
 
 CC       ?= cc
 PKGS     := libprotobuf-c libedit ncursesw libcap
@@ -144,9 +145,13 @@ bench: crstep
 soak: crstep
 	@python3 tests/soak.py
 
+# Not part of check: it needs upstream CRIU built (shared/tools/build-criu.sh).
+zdtm: crstep
+	@CRIU_SRC=$(CRIU_SRC) sh tools/zdtm/run.sh
+
 clean:
 	rm -rf build crstep
 
-.PHONY: all setup check demo bench soak fuzz clean
+.PHONY: all setup check demo bench soak fuzz zdtm clean
 .SECONDARY: $(PB_C) $(PB_H)
 -include $(shell find build -name '*.d' 2>/dev/null)

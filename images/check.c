@@ -149,6 +149,11 @@ static int check_vmas(const struct img_task *t)
 	for (i = 0; i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i], *p = i ? t->mm->vmas[i - 1] : NULL;
 
+		/* CRIU lists MADV_GUARD_INSTALL ranges as fake VMAs after all the
+		 * others, over the real ones (the feature check refuses them). */
+		if (v->status & VMA_AREA_GUARD)
+			break;
+
 		if (v->start >= v->end)
 			bad += error("%s: entry 0: task %u: vma %zu [0x%" PRIx64 ", 0x%" PRIx64 "): start is not below end",
 				     path, t->pid, i, v->start, v->end) < 0;
@@ -168,9 +173,12 @@ static int check_vmas(const struct img_task *t)
 }
 
 /* The VMAs whose pages CRIU dumps: private ones (vma_area_is_private()),
- * which include [vdso] and [vvar], but not [vsyscall] (not REGULAR). */
+ * which include [vdso] and [vvar], AIO rings and shadow stacks, but not
+ * [vsyscall] (not REGULAR). */
 static int vma_has_pages(const VmaEntry *v)
 {
+	if (v->status & (VMA_AREA_AIORING | VMA_AREA_SHSTK))
+		return 1;
 	if (!(v->status & VMA_AREA_REGULAR))
 		return 0;
 	return !!(v->status & (VMA_ANON_PRIVATE | VMA_FILE_PRIVATE | VMA_AREA_VDSO | VMA_AREA_VVAR));

@@ -100,6 +100,11 @@ struct restorer_args {
 		uint64_t sigframe_rsp;	/* rsp for the final rt_sigreturn */
 		uint64_t stack_top;	/* its bootstrap stack (threads other than 0) */
 		char comm[16];
+		/* Per thread in the kernel, so set by each thread itself. */
+		uint32_t has_sched;	/* the image has sched_policy/prio/nice */
+		uint32_t sched_policy;	/* with SCHED_RESET_ON_FORK if it was set */
+		int32_t sched_prio, sched_nice;
+		uint32_t pdeath_sig;	/* 0: none */
 		struct rst_creds creds;
 	} threads[RST_MAX_THREADS];
 

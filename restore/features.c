@@ -3,6 +3,7 @@
  * feature named — never half-restored (DESIGN.md, Images). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "protocol.h"
@@ -105,6 +106,15 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 			     tc->signals_s->n_signals, RST_MAX_SIGINFO / 2);
 	if (tc->timers && tc->timers->n_posix)
 		return error("core-%u.img: POSIX timers: not restored yet", t->pid);
+	/* Named before the generic VMA refusal below, which would call them
+	 * "shared or special memory". */
+	if (t->mm->n_aios)
+		return error("mm-%u.img: %zu AIO ring(s) (io_setup): not restored yet", t->pid, t->mm->n_aios);
+	for (i = 0; i < t->mm->n_vmas; i++)
+		if (t->mm->vmas[i]->status & VMA_AREA_GUARD)
+			return error("mm-%u.img: MADV_GUARD_INSTALL guard region(s) at %#lx-%#lx: not restored yet",
+				     t->pid, (unsigned long)t->mm->vmas[i]->start,
+				     (unsigned long)t->mm->vmas[i]->end);
 	for (i = 0; i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		uint32_t ok = VMA_AREA_REGULAR | VMA_AREA_HEAP | VMA_ANON_PRIVATE | VMA_FILE_PRIVATE |
@@ -116,8 +126,6 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 				     "restored yet", t->pid, (unsigned long)v->start, (unsigned long)v->end,
 				     v->status);
 	}
-	if (t->mm->n_aios)
-		return error("mm-%u.img: AIO rings: not restored yet", t->pid);
 	for (i = 0; i < t->nr_pagemap; i++)
 		if (t->pagemap[i]->flags & PE_PARENT || !(t->pagemap[i]->flags & PE_PRESENT))
 			return error("pagemap-%u.img: entry %zu: pages in a parent image or served lazily: "
@@ -156,6 +164,62 @@ static int check_sessions(const struct img_set *set)
 	return 0;
 }
 
+/* Namespaces, as CRIU finds the ones it restores: a task's namespace ids
+ * against the dumper's own (inventory root_ids).  crstep restores into its
+ * own namespaces (a fresh pid namespace at most), so a task dumped inside a
+ * network, mount, ... namespace of its own would come back in crstep's. */
+static int check_namespaces(const struct img_set *set)
+{
+	const TaskKobjIdsEntry *root = set->inventory->root_ids;
+	size_t i;
+
+	if (!root)
+		return 0;
+	for (i = 0; i < set->nr_tasks; i++) {
+		const struct img_task *t = &set->tasks[i];
+		const TaskKobjIdsEntry *ids = t->ids;
+
+		if (t->zombie || !ids)
+			continue;
+#define NS_OWN(field, what)									\
+		if (ids->has_##field && root->has_##field && ids->field != root->field)		\
+			return error("ids-%u.img: task %u was dumped inside its own " what " namespace "	\
+				     "(id %u, the dumper's %u): namespaces are not restored yet",		\
+				     t->pid, t->pid, ids->field, root->field);
+		NS_OWN(net_ns_id, "network")
+		NS_OWN(mnt_ns_id, "mount")
+		NS_OWN(ipc_ns_id, "IPC")
+		NS_OWN(uts_ns_id, "UTS")
+		NS_OWN(user_ns_id, "user")
+		NS_OWN(cgroup_ns_id, "cgroup")
+		NS_OWN(time_ns_id, "time")
+#undef NS_OWN
+	}
+	return 0;
+}
+
+/* Images crstep does not read, whose presence alone means a resource it
+ * would restore wrongly: refused by name.  An image holds its magic words
+ * (8 bytes) and then its entries. */
+static int check_unread_images(const struct img_set *set)
+{
+	static const struct {
+		const char *img, *what;
+	} unread[] = {
+		{ "remap-fpath.img", "files that were deleted or unlinked while open (link-remap or ghost files)" },
+	};
+	char path[512];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(unread) / sizeof(unread[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", set->dir, unread[i].img);
+		if (!stat(path, &st) && st.st_size > 8)
+			return error("%s: %s: not restored yet", unread[i].img, unread[i].what);
+	}
+	return 0;
+}
+
 int restore_features_check(const struct img_set *set, int cpu_cap_none)
 {
 	size_t i;
@@ -163,7 +227,7 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 	if (set->inventory->img_version != 2 || !set->inventory->fdinfo_per_id)
 		return error("inventory.img: image version %u%s: too old an image", set->inventory->img_version,
 			     set->inventory->fdinfo_per_id ? "" : " without fdinfo per id");
-	if (check_sessions(set))
+	if (check_namespaces(set) || check_unread_images(set) || check_sessions(set))
 		return -1;
 	for (i = 0; i < set->nr_tasks; i++)
 		if (check_task(set, &set->tasks[i], cpu_cap_none))

@@ -506,6 +506,13 @@ static void args_thread(struct img_thread *it, struct rst_thread *th, const char
 	if (tcore) {
 		th->robust_list = tcore->futex_rla;
 		th->robust_len = tcore->futex_rla_len;
+		if (tcore->has_sched_policy && tcore->has_sched_nice) {
+			th->has_sched = 1;
+			th->sched_policy = tcore->sched_policy;
+			th->sched_prio = tcore->has_sched_prio ? tcore->sched_prio : 0;
+			th->sched_nice = tcore->sched_nice;
+		}
+		th->pdeath_sig = tcore->has_pdeath_sig ? tcore->pdeath_sig : 0;
 		if (tcore->rseq_entry && tcore->rseq_entry->rseq_abi_pointer) {
 			th->rseq_ptr = tcore->rseq_entry->rseq_abi_pointer;
 			th->rseq_len = tcore->rseq_entry->rseq_abi_size;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -80,7 +81,7 @@ out:
 /* key identifies the object for the VMAs and fds; dump_shmid names its
  * pagemap-shmem image. */
 static int shmem_add(struct restore_ctx *ctx, uint64_t key, uint64_t dump_shmid, const char *name,
-		     uint64_t size, uint32_t seals)
+		     uint64_t size, uint32_t seals, const MemfdInodeEntry *m)
 {
 	struct restore_shmem *sh;
 	int fd, high;
@@ -101,6 +102,13 @@ static int shmem_add(struct restore_ctx *ctx, uint64_t key, uint64_t dump_shmid,
 			close(high);
 		return error("shared memory %lu: cannot prepare %lu bytes", (unsigned long)dump_shmid,
 			     (unsigned long)size);
+	}
+	/* A memfd's owner and mode are the inode's own (memfd_create gives
+	 * 0777 and crstep's ids). */
+	if (m && (fchown(high, m->uid, m->gid) || (m->has_mode && fchmod(high, m->mode & 07777)))) {
+		close(high);
+		return error("memfd.img: shmid %lu: owner %u:%u, mode %#o: %s", (unsigned long)dump_shmid,
+			     m->uid, m->gid, m->mode, strerror(errno));
 	}
 	/* Seals last: F_SEAL_WRITE and friends would refuse the fill. */
 	if (seals && fcntl(high, F_ADD_SEALS, seals)) {
@@ -124,7 +132,7 @@ int shmem_prepare(struct restore_ctx *ctx)
 		MemfdInodeEntry *m = (MemfdInodeEntry *)set->memfd_img->entries[i].msg;
 
 		/* Keyed by inode_id, which memfd file entries refer to. */
-		if (shmem_add(ctx, m->inode_id, m->shmid, m->name, m->size, m->seals))
+		if (shmem_add(ctx, m->inode_id, m->shmid, m->name, m->size, m->seals, m))
 			return -1;
 	}
 	/* VMA_ANON_SHARED: one object per shmid, as large as its largest use. */
@@ -146,7 +154,7 @@ int shmem_prepare(struct restore_ctx *ctx)
 					    m2->vmas[l]->pgoff + m2->vmas[l]->end - m2->vmas[l]->start > size)
 						size = m2->vmas[l]->pgoff + m2->vmas[l]->end - m2->vmas[l]->start;
 			}
-			if (shmem_add(ctx, (1ull << 63) | v->shmid, v->shmid, "shmem", size, 0))
+			if (shmem_add(ctx, (1ull << 63) | v->shmid, v->shmid, "shmem", size, 0, NULL))
 				return -1;
 		}
 	}

@@ -149,6 +149,68 @@ static void restore_rlimits(struct img_task *t)
 	}
 }
 
+/* A number in /proc/self/NAME, -1 if unreadable. */
+static long read_proc_self(const char *name)
+{
+	char path[64], buf[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+static int write_proc_self(const char *name, long value)
+{
+	char path[64], buf[32];
+	int fd, n, ret;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", name);
+	n = snprintf(buf, sizeof(buf), "%ld", value);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, buf, n) == n ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* What the task keeps of itself in prctl and /proc, in CRIU's terms: the
+ * child-subreaper flag and THP-disable (CRIU sets both in its restorer; the
+ * task's mm and its own flags survive the jump alike), the membarrier
+ * registrations, loginuid (critical,
+ * as in CRIU: the audit trail would name someone else), oom_score_adj (not
+ * critical: lowering it needs CAP_SYS_RESOURCE). */
+static int restore_task_attrs(struct img_task *t)
+{
+	const TaskCoreEntry *tc = t->core->tc;
+	int i;
+
+	if (tc->has_child_subreaper && tc->child_subreaper && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+		return error("task %u: PR_SET_CHILD_SUBREAPER: %s", t->pid, strerror(errno));
+	if (t->mm->has_thp_disabled && t->mm->thp_disabled && prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		return error("task %u: PR_SET_THP_DISABLE: %s", t->pid, strerror(errno));
+	if (tc->has_loginuid && tc->loginuid != (uint32_t)-1 && read_proc_self("loginuid") != tc->loginuid &&
+	    write_proc_self("loginuid", tc->loginuid) && errno != ENOENT)
+		return error("task %u: loginuid %u: %s", t->pid, tc->loginuid, strerror(errno));
+	/* membarrier() registrations belong to the mm: each set bit of the
+	 * dumped mask is the registration command itself (CRIU's
+	 * restore_membarrier_registrations). */
+	for (i = 0; tc->has_membarrier_registration_mask && i < 32; i++)
+		if ((tc->membarrier_registration_mask & (1u << i)) && syscall(SYS_membarrier, 1u << i, 0, 0))
+			return error("task %u: membarrier registration %#x: %s", t->pid, 1u << i, strerror(errno));
+	if (tc->has_oom_score_adj && tc->oom_score_adj && write_proc_self("oom_score_adj", tc->oom_score_adj))
+		warn("task %u: oom_score_adj %d: %s", t->pid, tc->oom_score_adj, strerror(errno));
+	return 0;
+}
+
 /* The image's sigactions are for signals 1..64 without SIGKILL and SIGSTOP. */
 static int sa_index_to_signal(size_t i)
 {
@@ -260,6 +322,8 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	if (fs_restore(ctx, t))
 		task_fail(ctx, t, "task %u: fs", t->pid);
 	restore_rlimits(t);
+	if (restore_task_attrs(t))
+		task_fail(ctx, t, "task %u: prctl and /proc attributes", t->pid);
 	if (restore_sigactions(t, &sigchld))
 		task_fail(ctx, t, "task %u: signals", t->pid);
 	if (personality(t->core->tc->personality) < 0)

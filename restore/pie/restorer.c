@@ -10,11 +10,12 @@
  *  2. move the runtime vvar/vvar_vclock/vdso to the dumped place, all by
  *     one offset (the kernel's vdso/vvar layout is fixed);
  *  3. move every premapped VMA to its dumped address and give it back its
- *     protection and madvise bits;
+ *     protection, madvise bits and MAP_LOCKED;
  *  4. PR_SET_MM_MAP (exe file, code/data/brk/stack/args/env/auxv): only now,
  *     because the kernel refuses a new exe while crstep's is still mapped;
  *  5. per-thread state rt_sigreturn does not restore: tid address, robust
- *     list, fs/gs base, rseq, comm;
+ *     list, fs/gs base, rseq, comm, nice and scheduling policy, the
+ *     parent-death signal;
  *  6. the last barriers: finish RESTORE, SIGCHLD's action in RESTORE_SIGCHLD,
  *     creds in RESTORE_CREDS (every thread its own, see restore_creds()),
  *     then wait for COMPLETE;
@@ -206,6 +207,10 @@ static void move_vmas(struct restorer_args *a)
 		for (bit = 0; bit < 64; bit++)
 			if (v->madv & (1ull << bit))
 				CHECK(a, sysraw3(__NR_madvise, v->start, len, bit), "madvise", v->start);
+		/* MAP_LOCKED is an mmap flag the premap could not take (the
+		 * pages are only filled after the mmap): lock it in place. */
+		if (v->flags & MAP_LOCKED)
+			CHECK(a, sysraw3(__NR_mlock, v->start, len, 0), "mlock", v->start);
 	}
 }
 
@@ -226,6 +231,21 @@ static void restore_thread(struct restorer_args *a, struct rst_thread *th)
 	CHECK(a, sysraw3(__NR_arch_prctl, ARCH_SET_FS, th->fs_base, 0), "arch_prctl(ARCH_SET_FS)", th->fs_base);
 	CHECK(a, sysraw3(__NR_arch_prctl, ARCH_SET_GS, th->gs_base, 0), "arch_prctl(ARCH_SET_GS)", th->gs_base);
 	CHECK(a, sysraw6(__NR_prctl, PR_SET_NAME, (long)th->comm, 0, 0, 0, 0), "prctl(PR_SET_NAME)", 0);
+	/* Nice, policy and the parent-death signal belong to the thread (a
+	 * clone inherits its creator's, hence each thread sets its own), and
+	 * go before RESTORE_CREDS: a nice below the current one or a realtime
+	 * policy need CAP_SYS_NICE, which the dumped creds may not hold. */
+	if (th->has_sched) {
+		int prio = th->sched_prio;
+
+		CHECK(a, sysraw3(__NR_setpriority, 0 /* PRIO_PROCESS */, 0, th->sched_nice),
+		      "setpriority", th->sched_nice);
+		CHECK(a, sysraw3(__NR_sched_setscheduler, 0, th->sched_policy, (long)&prio),
+		      "sched_setscheduler", th->sched_policy);
+	}
+	if (th->pdeath_sig)
+		CHECK(a, sysraw3(__NR_prctl, PR_SET_PDEATHSIG, th->pdeath_sig, 0), "prctl(PR_SET_PDEATHSIG)",
+		      th->pdeath_sig);
 }
 
 static void restore_itimers(struct restorer_args *a)
