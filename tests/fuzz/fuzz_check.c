@@ -1,5 +1,5 @@
-/* fuzz_check.c: a whole image directory, read (restore/imgset.c), checked
- * (restore/check.c), then the checks a restore makes before it forks
+/* fuzz_check.c: a whole image directory, read (images/imgset.c), checked
+ * (images/check.c), then the checks a restore makes before it forks
  * (restore/features.c: what crstep cannot restore, the participant
  * counts), and `crstep show --tree` over the same directory.
  *

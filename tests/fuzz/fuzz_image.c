@@ -1,4 +1,4 @@
-/* fuzz_image.c: the image reader (restore/image.c) over one image file's
+/* fuzz_image.c: the image reader (images/image.c) over one image file's
  * bytes.  Input: a type byte, then the file (see fuzz_image_name()).
  * Whatever it accepts must hold together: every entry decoded, every
  * extra payload inside the file. */

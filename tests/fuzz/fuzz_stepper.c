@@ -69,7 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(99);
 	atexit(stop_sleeper);
 	/* The area's clock calibration wants 5 ms between its two samples
-	 * (stepper/trace.c): keep one start time for every run instead of
+	 * (lib/clock.c): keep one start time for every run instead of
 	 * sleeping in each. */
 	task_entries_init(&shared->te);
 	clock_start = shared->te.clock_start;

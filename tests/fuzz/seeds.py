@@ -5,7 +5,7 @@ script and test line:
 
   image, show   one input per image file of tests/fixtures/criu-4.2/*/images
                 (pages-*.img excepted: raw, nothing to parse): a type byte,
-                the index of the file's type in restore/image.c's img_descs[]
+                the index of the file's type in images/image.c's img_descs[]
                 (read from that file, so the two never disagree), then the file
   check         one input per fixture directory, in fuzz_check.c's format
   stepper       each script of tests/stepper, each -ex group of the
@@ -34,7 +34,7 @@ def put(outdir, target, data):
 
 
 def image_prefixes():
-    src = open(os.path.join(TOP, "restore", "image.c")).read()
+    src = open(os.path.join(TOP, "images", "image.c")).read()
     return re.findall(r'^\s*D\("[A-Z_]+", "([^"]*)"', src, re.M)
 
 
