@@ -29,7 +29,7 @@ static struct img_set *set;
 static struct shared_area *shared;
 static struct restore_opts opts;
 static struct restore_ctx ctx;
-static struct barrier_clock_sample clock_start;
+static struct clock_sample clock_start;
 static pid_t sleeper;
 
 static void stop_sleeper(void)
