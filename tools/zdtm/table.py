@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-# table.py OUT: the table of a `make zdtm` run from zdtm's TAP reports
-# OUT/criu/criu-testreport.tap and OUT/crstep/criu-testreport.tap (either may
-# be missing): per test the result with each restorer and, when crstep's
+# table.py OUT [RERUN]: the table of a `make zdtm` run from zdtm's TAP
+# reports OUT/criu/criu-testreport.tap and OUT/crstep/criu-testreport.tap
+# (either may be missing; RERUN/crstep/criu-testreport.tap, a later run of some
+# tests with crstep only, replaces their crstep results, marked with *): per test the result with each restorer and, when crstep's
 # failed, one line saying why (the first crstep error of the restore, else the
 # step zdtm failed at and the test's own FAIL line), then `N passed, N failed`
 # per restorer and crstep's failure reasons grouped by count.
@@ -92,6 +93,12 @@ def group(r):
 def main():
     out = sys.argv[1]
     runs = {k: parse_tap(os.path.join(out, k, 'criu-testreport.tap')) for k in ('criu', 'crstep')}
+    rerun = parse_tap(os.path.join(sys.argv[2], 'crstep', 'criu-testreport.tap')) if len(sys.argv) > 2 else None
+    if rerun and runs['crstep'] is not None:
+        st = [v[0] for v in runs['crstep'].values()]
+        print('crstep before the rerun: %d passed, %d failed' % (st.count('PASS'), st.count('FAIL')))
+        for n, v in rerun.items():
+            runs['crstep'][n] = (v[0] + '*', v[1])
     names = sorted(set().union(*[set(r) for r in runs.values() if r]))
     rows = []
     for n in names:
@@ -99,7 +106,7 @@ def main():
         s, o = runs['crstep'].get(n, ('-', '')) if runs['crstep'] else ('-', '')
         if c == 'SKIP' and s in ('SKIP', '-'):
             continue
-        rows.append((n, c, s, reason(o) if s == 'FAIL' else ''))
+        rows.append((n, c, s, reason(o) if s.startswith('FAIL') else ''))
     w = max([len(r[0]) for r in rows] + [4])
     print('| %-*s | criu | crstep | why crstep failed |' % (w, 'test'))
     print('|%s|------|--------|-------------------|' % ('-' * (w + 2)))
@@ -109,14 +116,14 @@ def main():
     for k in ('criu', 'crstep'):
         if not runs[k]:
             continue
-        st = [v[0] for v in runs[k].values()]
+        st = [v[0].rstrip('*') for v in runs[k].values()]
         print('%s: %d passed, %d failed (%d skipped by zdtm)' %
               (k, st.count('PASS'), st.count('FAIL'), st.count('SKIP')))
     if runs['criu'] and runs['crstep']:
         both = [r for r in rows if r[1] == 'PASS']
         print('crstep passes %d of the %d tests criu passes' %
-              (sum(1 for r in both if r[2] == 'PASS'), len(both)))
-    fails = collections.Counter(group(r[3]) for r in rows if r[2] == 'FAIL')
+              (sum(1 for r in both if r[2].startswith('PASS')), len(both)))
+    fails = collections.Counter(group(r[3]) for r in rows if r[2].startswith('FAIL'))
     if fails:
         print()
         print('crstep failures by reason:')
