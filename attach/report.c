@@ -151,6 +151,54 @@ static void describe(FILE *out, const struct attach_task *t)
 	fclose(f);
 }
 
+static int outstanding(const struct attach *a, const struct attach_task *t)
+{
+	return t->in_tree && t->where != AT_ZOMBIE &&
+	       !(t->where == AT_WAIT_START && (int)t->wait_val == a->te.start);
+}
+
+/* The one to blame, as restore/hang.c's hang_culprit does: an outstanding
+ * task that is not itself waiting for the others (the root waits on
+ * nr_in_progress while FORKING), a stopped one first; with every
+ * participant arrived, criu, and the child it waits for if any. */
+static void held_by(FILE *out, const struct attach *a, int on_criu)
+{
+	const struct attach_task *blame = NULL;
+	size_t i;
+	int pass;
+
+	if (on_criu) {
+		for (i = 0; i < a->nr; i++)
+			if (!a->tasks[i].in_tree && !a->tasks[i].criu)
+				break;
+		if (i < a->nr && a->tasks[0].nr == 61)
+			fprintf(out, "Held by: criu %d, waiting (wait4) for its child %d %s\n", a->criu_pid,
+				a->tasks[i].tid, a->tasks[i].comm);
+		else
+			fprintf(out, "Held by: criu %d\n", a->criu_pid);
+		return;
+	}
+	for (pass = 0; pass < 3 && !blame; pass++)
+		for (i = 0; i < a->nr && !blame; i++) {
+			const struct attach_task *t = &a->tasks[i];
+
+			if (!outstanding(a, t))
+				continue;
+			if (pass == 0 && (t->state[0] == 'T' || t->state[0] == 't'))
+				blame = t;
+			else if (pass == 1 && t->where != AT_WAIT_INPROGRESS && t->where != AT_WAIT_START)
+				blame = t;
+			else if (pass == 2)
+				blame = t;
+		}
+	if (blame)
+		fprintf(out, "Held by: %s %d (pid %d here), state %s%s\n", role(blame), blame->ns_pid, blame->tid,
+			blame->state, blame->state[0] == 'T' ? ": stopped by a signal (SIGCONT resumes it)" :
+			blame->state[0] == 't' ? ": stopped by a tracer" : "");
+	else if (a->te.start <= CRIU_STATE_FORKING && a->nr_unforked)
+		fprintf(out, "Held by: task %d, not forked yet\n", a->unforked[0]);
+}
+
 /* A stage is outstanding on the tasks that have not finished it (those
  * that have sleep on start with its number) while nr_in_progress > 0; once
  * it is 0, on criu, which must switch to the next stage. */
@@ -172,9 +220,9 @@ void attach_info_hang(FILE *out, struct attach *a, double secs)
 			fprintf(out, "  criu %d: has not switched out of %s (every participant arrived)\n", t->tid,
 				criu_stage_name(te->start));
 			describe(out, t);
-		} else if (t->in_tree && !on_criu && t->where != AT_ZOMBIE &&
-			   !(t->where == AT_WAIT_START && (int)t->wait_val == te->start)) {
-			fprintf(out, "  %s %d: has not finished %s\n", role(t), t->ns_pid, criu_stage_name(te->start));
+		} else if (!on_criu && outstanding(a, t)) {
+			fprintf(out, "  %s %d: has not finished %s%s\n", role(t), t->ns_pid, criu_stage_name(te->start),
+				t->where == AT_WAIT_INPROGRESS ? " (waits for the others on nr_in_progress)" : "");
 			describe(out, t);
 		}
 	}
@@ -187,6 +235,7 @@ void attach_info_hang(FILE *out, struct attach *a, double secs)
 				a->tasks[i].comm);
 			describe(out, &a->tasks[i]);
 		}
+	held_by(out, a, on_criu);
 	fprintf(out, "Arrived:\n");
 	for (i = 0; i < a->nr; i++) {
 		const struct attach_task *t = &a->tasks[i];
