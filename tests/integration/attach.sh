@@ -3,15 +3,24 @@
 # /var/tmp/criu-4.2/bin/criu; skipped where it is absent, as in CI) held in
 # a barrier two real ways, each in a pid namespace of its own (the tree
 # fixture's pids 30200-30202 are free there; everything dies with it):
+#   0. the same script sleeping on pre-restore: no task exists, nothing
+#      confirms the layout, attach must refuse;
 #   1. an --action-script that sleeps on post-restore: criu runs it after
 #      RESTORE_SIGCHLD has drained, so every task waits on start == 4 and
 #      the one outstanding is criu itself, in wait4 for the script;
 #   2. SIGSTOP of child B (30202) as soon as it is forked: a task is what
-#      the barrier waits for.
+#      the barrier waits for;
+#   3. SIGSTOP of the root (30200) as soon as it is forked: its children
+#      are not forked yet (pstree.img says who they are);
+#   4. the threads fixture held as in 1: the threads and nr_threads, and a
+#      watchdog that sees criu finish (COMPLETE, exit 0).
 # Then the restore must go on untouched: attach is read-only.
 . "$(dirname "$0")/../lib.sh"
 CRIU=/var/tmp/criu-4.2/bin/criu
-F=$FIX/criu-4.2/tree
+# criu writes stats-restore into its -D directory: restore copies, never
+# the fixtures themselves.
+cp -r "$FIX/criu-4.2/tree" "$TMP/tree" && cp -r "$FIX/criu-4.2/threads" "$TMP/threads" || exit 1
+F=$TMP/tree
 
 expect_run 4 "attach without a pid is a usage error" "$CRSTEP" attach
 expect_run 2 "attach to a process that is no criu restore is refused" "$CRSTEP" attach $$
@@ -31,10 +40,29 @@ fi
 
 cat >"$TMP/hold.sh" <<'EOS'
 #!/bin/sh
-[ "$CRTOOLS_SCRIPT_ACTION" = post-restore ] && sleep "$HOLD_SECS"
+[ "$CRTOOLS_SCRIPT_ACTION" = "${HOLD_ACTION:-post-restore}" ] && sleep "$HOLD_SECS"
 exit 0
 EOS
 chmod +x "$TMP/hold.sh"
+
+# 0. held before any task exists (pre-restore): nobody sleeps in a barrier
+#    futex, so nothing confirms where task_entries is: attach refuses.
+cat >"$TMP/pre-restore.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+HOLD_ACTION=pre-restore HOLD_SECS=3 "$CRIU" restore -D "$F/images" -d --action-script "$TMP/hold.sh" -o "$TMP/criu0.log" -v4 &
+criu=\$!
+i=0
+while ! grep -q "Running pre-restore scripts" "$TMP/criu0.log" 2>/dev/null && [ \$i -lt 100 ]; do
+	sleep 0.05; i=\$((i + 1))
+done
+"$CRSTEP" attach \$criu --batch -ex 'info tasks' >"$TMP/a0.out" 2>&1
+echo \$? >"$TMP/a0.rc"
+kill -KILL \$criu
+EOS
+unshare -p -f --mount-proc sh "$TMP/pre-restore.sh"
+[ "$(cat "$TMP/a0.rc")" = 2 ] && grep -q "cannot confirm where its task_entries is (no task sleeps in futex(FUTEX_WAIT) on a shared mapping); refusing to guess" "$TMP/a0.out"
+ok $? "before any barrier wait, attach refuses to guess where task_entries is (exit 2)"
+[ "$(cat "$TMP/a0.rc")" = 2 ] || sed 's/^/# /' "$TMP/a0.out"
 
 # 1. held by criu: its action script sleeps on post-restore.
 cat >"$TMP/held-by-script.sh" <<EOS
@@ -115,4 +143,54 @@ ok $? "the watchdog names the stopped task as the one holding the restore"
 [ "$(cat "$TMP/criu2.rc")" = 0 ]
 ok $? "after SIGCONT criu finishes the restore (exit 0)"
 [ "$(cat "$TMP/a2.rc")" = 3 ] || sed 's/^/# /' "$a2"
+
+# 3. the root stopped as soon as it exists: nothing else is forked.
+cat >"$TMP/root-stopped.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+( while ! kill -STOP 30200 2>/dev/null; do :; done ) &
+stopper=\$!
+"$CRIU" restore -D "$F/images" -d -o "$TMP/criu3.log" -v4 &
+i=0
+while [ ! -e /proc/30200 ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i + 1)); done
+kill \$stopper 2>/dev/null
+sleep 0.5
+"$CRSTEP" attach 30200 --batch -ex 'info tasks' -ex 'info hang' >"$TMP/a3.out" 2>&1
+echo \$? >"$TMP/a3.rc"
+EOS
+unshare -p -f --mount-proc sh "$TMP/root-stopped.sh"
+a3=$TMP/a3.out
+[ "$(cat "$TMP/a3.rc")" = 0 ] && grep -q "^30200 *30200 *task .* T .*in criu's code" "$a3"
+ok $? "the root stopped before the restorer: state T, in criu's code"
+[ "$(grep -c '^- *3020[12] *task .*not forked (in pstree.img' "$a3")" = 2 ]
+ok $? "info tasks: its children 30201 and 30202 are not forked (from pstree.img)"
+grep -q "^Stage ROOT_TASK" "$a3" && grep -q "^Held by: task 30200 (pid 30200 here), state T" "$a3" &&
+	grep -q "^  task 30202: not forked yet" "$a3"
+ok $? "info hang: ROOT_TASK, held by the stopped root, its children not forked yet"
+[ "$(cat "$TMP/a3.rc")" = 0 ] || sed 's/^/# /' "$a3"
+
+# 4. threads: four threads of one task, then criu finishes under the watchdog.
+T=$TMP/threads
+cat >"$TMP/threads.sh" <<EOS
+sh "$T/prepare.sh" >/dev/null || exit 1
+HOLD_SECS=3 "$CRIU" restore -D "$T/images" -d --action-script "$TMP/hold.sh" -o "$TMP/criu4.log" -v4 &
+criu=\$!
+i=0
+while ! grep -q "Running post-restore scripts" "$TMP/criu4.log" 2>/dev/null && [ \$i -lt 100 ]; do
+	sleep 0.05; i=\$((i + 1))
+done
+sleep 0.3
+"$CRSTEP" attach 30302 --batch -ex 'info tasks' -ex 'info barrier' --watchdog 20 >"$TMP/a4.out" 2>&1
+echo \$? >"$TMP/a4.rc"
+wait \$criu
+EOS
+unshare -p -f --mount-proc sh "$TMP/threads.sh"
+a4=$TMP/a4.out
+[ "$(grep -c '^3030[123] *3030[123] *thread .*waits on start == 4' "$a4")" = 3 ] &&
+	grep -q "^30300 *30300 *task .*waits on start == 4" "$a4"
+ok $? "info tasks: the task and its 3 threads wait on start == 4"
+grep -q "^nr_tasks=1 nr_threads=4 nr_helpers=0 cr_err=0 (pstree.img: 1 tasks, 4 threads)" "$a4"
+ok $? "info barrier: nr_tasks 1, nr_threads 4"
+[ "$(cat "$TMP/a4.rc")" = 0 ] && grep -q "^criu pid [0-9]* has ended (last stage seen COMPLETE)" "$a4"
+ok $? "the watchdog sees criu complete the restore and exits 0"
+[ "$(cat "$TMP/a4.rc")" = 0 ] || sed 's/^/# /' "$a4"
 done_testing
