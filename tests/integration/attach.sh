@@ -13,13 +13,16 @@
 #   3. SIGSTOP of the root (30200) as soon as it is forked: its children
 #      are not forked yet (pstree.img says who they are);
 #   4. the threads fixture held as in 1: the threads and nr_threads, and a
-#      watchdog that sees criu finish (COMPLETE, exit 0).
+#      watchdog that sees criu finish (COMPLETE, exit 0);
+#   5. the zombie fixture held as in 1: the zombie is shown as one and is
+#      not counted as outstanding; commands read from stdin.
 # Then the restore must go on untouched: attach is read-only.
 . "$(dirname "$0")/../lib.sh"
 CRIU=/var/tmp/criu-4.2/bin/criu
 # criu writes stats-restore into its -D directory: restore copies, never
 # the fixtures themselves.
-cp -r "$FIX/criu-4.2/tree" "$TMP/tree" && cp -r "$FIX/criu-4.2/threads" "$TMP/threads" || exit 1
+cp -r "$FIX/criu-4.2/tree" "$TMP/tree" && cp -r "$FIX/criu-4.2/threads" "$TMP/threads" &&
+	cp -r "$FIX/criu-4.2/zombie" "$TMP/zombie" || exit 1
 F=$TMP/tree
 
 expect_run 4 "attach without a pid is a usage error" "$CRSTEP" attach
@@ -62,7 +65,6 @@ EOS
 unshare -p -f --mount-proc sh "$TMP/pre-restore.sh"
 [ "$(cat "$TMP/a0.rc")" = 2 ] && grep -q "cannot confirm where its task_entries is (no task sleeps in futex(FUTEX_WAIT) on a shared mapping); refusing to guess" "$TMP/a0.out"
 ok $? "before any barrier wait, attach refuses to guess where task_entries is (exit 2)"
-[ "$(cat "$TMP/a0.rc")" = 2 ] || sed 's/^/# /' "$TMP/a0.out"
 
 # 1. held by criu: its action script sleeps on post-restore.
 cat >"$TMP/held-by-script.sh" <<EOS
@@ -109,7 +111,6 @@ ok $? "info hang: the 3 tasks have arrived"
 ok $? "--watchdog 1: hang report naming criu, exit 3"
 [ "$(cat "$TMP/criu1.rc")" = 0 ] && [ "$(cat "$TMP/check1.rc")" = 0 ]
 ok $? "criu finished the restore after the script and the tree continues (attach changed nothing)"
-[ "$(cat "$TMP/check1.rc")" = 0 ] || sed 's/^/# /' "$TMP/check1.out" "$a1"
 
 # 2. held by a task: child B stopped as soon as it exists.
 cat >"$TMP/held-by-task.sh" <<EOS
@@ -142,7 +143,6 @@ grep -q "^Held by: task 30202 (pid 30202 here), state T: stopped by a signal" "$
 ok $? "the watchdog names the stopped task as the one holding the restore"
 [ "$(cat "$TMP/criu2.rc")" = 0 ]
 ok $? "after SIGCONT criu finishes the restore (exit 0)"
-[ "$(cat "$TMP/a2.rc")" = 3 ] || sed 's/^/# /' "$a2"
 
 # 3. the root stopped as soon as it exists: nothing else is forked.
 cat >"$TMP/root-stopped.sh" <<EOS
@@ -163,10 +163,12 @@ a3=$TMP/a3.out
 ok $? "the root stopped before the restorer: state T, in criu's code"
 [ "$(grep -c '^- *3020[12] *task .*not forked (in pstree.img' "$a3")" = 2 ]
 ok $? "info tasks: its children 30201 and 30202 are not forked (from pstree.img)"
-grep -q "^Stage ROOT_TASK" "$a3" && grep -q "^Held by: task 30200 (pid 30200 here), state T" "$a3" &&
+# The stopper usually wins within ROOT_TASK; under load the root may have
+# finished it and be stopped in FORKING before it forks its children.
+grep -Eq "^Stage (ROOT_TASK|FORKING) " "$a3" && grep -q "^Held by: task 30200 (pid 30200 here), state T" "$a3" &&
 	grep -q "^  task 30202: not forked yet" "$a3"
-ok $? "info hang: ROOT_TASK, held by the stopped root, its children not forked yet"
-[ "$(cat "$TMP/a3.rc")" = 0 ] || sed 's/^/# /' "$a3"
+st=$?
+ok $st "info hang: ROOT_TASK or FORKING, held by the stopped root, its children not forked yet"
 
 # 4. threads: four threads of one task, then criu finishes under the watchdog.
 T=$TMP/threads
@@ -192,5 +194,35 @@ grep -q "^nr_tasks=1 nr_threads=4 nr_helpers=0 cr_err=0 (pstree.img: 1 tasks, 4 
 ok $? "info barrier: nr_tasks 1, nr_threads 4"
 [ "$(cat "$TMP/a4.rc")" = 0 ] && grep -q "^criu pid [0-9]* has ended (last stage seen COMPLETE)" "$a4"
 ok $? "the watchdog sees criu complete the restore and exits 0"
-[ "$(cat "$TMP/a4.rc")" = 0 ] || sed 's/^/# /' "$a4"
+
+# 5. a zombie (30401) next to its parent (30400).
+Z=$TMP/zombie
+cat >"$TMP/zombie.sh" <<EOS
+sh "$Z/prepare.sh" >/dev/null || exit 1
+HOLD_SECS=3 "$CRIU" restore -D "$Z/images" -d --action-script "$TMP/hold.sh" -o "$TMP/criu5.log" -v4 &
+criu=\$!
+i=0
+while ! grep -q "Running post-restore scripts" "$TMP/criu5.log" 2>/dev/null && [ \$i -lt 100 ]; do
+	sleep 0.05; i=\$((i + 1))
+done
+sleep 0.3
+printf 'info tasks\ninfo barrier\ninfo hang\n' | "$CRSTEP" attach 30401 >"$TMP/a5.out" 2>&1
+echo \$? >"$TMP/a5.rc"
+wait \$criu
+EOS
+unshare -p -f --mount-proc sh "$TMP/zombie.sh"
+a5=$TMP/a5.out
+[ "$(cat "$TMP/a5.rc")" = 0 ] && grep -q "^30401 *30401 *task .* Z .*zombie$" "$a5" &&
+	grep -q "^30400 *30400 *task .*waits on start == 4" "$a5"
+ok $? "attach through a zombie, commands from stdin: the zombie and its parent"
+grep -q "^nr_tasks=2 nr_threads=1 nr_helpers=0 cr_err=0 (pstree.img: 2 tasks, 2 threads)" "$a5" &&
+	grep -q "^stage RESTORE_SIGCHLD (start=4): nr_in_progress=0 of 1 participants" "$a5" &&
+	grep -q "^Held by: criu" "$a5" && ! grep -q "^  task 30401" "$a5"
+ok $? "the zombie is off nr_threads and not outstanding"
+# On any failure: what attach printed, for the log.
+if [ "$t_failed" -ne 0 ]; then
+	for f in a0 a1 w1 check1 a2 a3 a4 a5; do
+		[ -e "$TMP/$f.out" ] && sed "s/^/# $f: /" "$TMP/$f.out"
+	done
+fi
 done_testing
