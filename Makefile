@@ -27,7 +27,7 @@ endif
 PROTOS   := $(wildcard images/*.proto)
 PB_C     := $(patsubst images/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PB_H     := $(PB_C:.c=.h)
-LIB_SRC  := $(wildcard lib/*.c images/*.c restore/*.c dump/*.c stepper/*.c ui/*.c)
+LIB_SRC  := $(wildcard lib/*.c images/*.c restore/*.c dump/*.c attach/*.c stepper/*.c ui/*.c)
 LIB_SRC  := $(filter-out ui/main.c,$(LIB_SRC))
 LIB_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(PB_C))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -16,6 +16,7 @@ static const struct subcommand {
 	{ "restore", cmd_restore, "restore DIR [options]   restore the process tree in DIR for real" },
 	{ "show", cmd_show, "show FILE.img | --tree DIR   print an image as crit does" },
 	{ "check", cmd_check, "check [--restorable] DIR   check a directory of images for consistency" },
+	{ "attach", cmd_attach, "attach PID [--batch] [-ex CMD]...   look at a running criu restore (read-only)" },
 	{ "dump", cmd_dump, "dump -t PID -D DIR       dump a simple process into CRIU-format images" },
 	{ NULL, NULL, NULL },
 };

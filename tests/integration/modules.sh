@@ -1,11 +1,12 @@
 #!/bin/sh
 # modules.sh: the module graph, derived from the #include lines of every
 # source and header, reads top-down (DESIGN.md, Layout):
-#   ui -> stepper, restore, dump, images, lib
+#   ui -> stepper, restore, attach, dump, images, lib
 #   stepper -> restore, images, lib      (never ui: front ends come in through
 #                                         struct stepper_frontend)
 #   restore -> images, lib               (never stepper or ui: stops go out
 #                                         through struct restore_observer)
+#   attach -> restore (public headers), images, lib (never stepper or ui)
 #   dump -> images, lib;  images -> lib;  lib -> nothing
 #   restore/pie (the freestanding restorer) -> the barrier, protocol and
 #   restorer headers and lib's freestanding sysraw.h and clock.h only.
@@ -22,11 +23,13 @@ HEADERS = {
     'images': ['image.h'],
     'restore': ['restore.h', 'protocol.h', 'barrier.h', 'restorer.h', 'sigframe.h', 'trace.h'],
     'dump': ['dump.h'],
+    'attach': ['attach.h'],
     'stepper': ['stepper.h'],
     'ui': ['ui.h', 'json.h'],
 }
 ALLOWED = {
-    'ui': {'stepper', 'restore', 'dump', 'images', 'lib'},
+    'ui': {'stepper', 'restore', 'attach', 'dump', 'images', 'lib'},
+    'attach': {'restore', 'images', 'lib'},
     'stepper': {'restore', 'images', 'lib'},
     'restore': {'images', 'lib'},
     'dump': {'images', 'lib'},
@@ -50,7 +53,7 @@ def module_of(path):
 
 edges = {}
 files = []
-for d in ['include', 'lib', 'images', 'restore', 'restore/pie', 'dump', 'stepper', 'ui']:
+for d in ['include', 'lib', 'images', 'restore', 'restore/pie', 'dump', 'attach', 'stepper', 'ui']:
     if not os.path.isdir(os.path.join(top, d)):
         continue
     for f in sorted(os.listdir(os.path.join(top, d))):

@@ -1,0 +1,450 @@
+/* attach.c: find a running `criu restore` and its struct task_entries, and
+ * read the tree it restores, without changing anything: /proc and
+ * process_vm_readv only.
+ *
+ * CRIU allocates task_entries in rst_mem's RM_SHREMAP area, a MAP_SHARED
+ * anonymous mapping every task it forks inherits (and the restorer blob
+ * mremaps to its own place), so every task of the tree maps the same shmem
+ * file.  A task waiting in a barrier sleeps in futex(FUTEX_WAIT) on
+ * &task_entries->start (restore_finish_stage) and criu on
+ * &task_entries->nr_in_progress (restore_wait_inprogress_tasks):
+ * /proc/TID/syscall gives the address and the value it sleeps on.  From
+ * that address we take the shmem file (dev, inode) and the structure's
+ * offset in it, then find the same offset in criu's own maps. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "attach-priv.h"
+#include "image.h"
+#include "log.h"
+#include "restore.h"
+
+/* The versions whose task_entries layout and stage numbers were checked
+ * against their source and a real restore (tests/integration/attach.sh). */
+static const char *const verified_versions[] = { "4.2", NULL };
+
+static const char *const criu_stages[] = {
+	"ROOT_TASK", "PREPARE_NAMESPACES", "FORKING", "RESTORE", "RESTORE_SIGCHLD", "RESTORE_CREDS", "COMPLETE",
+};
+
+const char *criu_stage_name(int stage)
+{
+	if (stage == CRIU_STATE_FAIL)
+		return "FAIL";
+	if (stage < 0 || stage > CRIU_STATE_COMPLETE)
+		return "?";
+	return criu_stages[stage];
+}
+
+/* argv of pid, NUL-separated, into buf; the number of bytes. */
+static int proc_cmdline(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	return read_text(path, buf, len);
+}
+
+static int is_criu_restore(pid_t pid)
+{
+	char path[64], exe[512], args[4096], *p;
+	ssize_t n;
+	int len;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 0;
+	exe[n] = 0;
+	p = strrchr(exe, '/');
+	if (strcmp(p ? p + 1 : exe, "criu"))
+		return 0;
+	len = proc_cmdline(pid, args, sizeof(args));
+	for (p = args; p < args + len; p += strlen(p) + 1)
+		if (!strcmp(p, "restore"))
+			return 1;
+	return 0;
+}
+
+/* criu is the topmost ancestor of pid (pid included) that is a criu
+ * binary running `restore`: the tasks it forks run criu's code, with its
+ * command line, until the restorer blob gives them their own. */
+static pid_t find_criu(pid_t pid)
+{
+	pid_t found = 0, p;
+
+	for (p = pid; p > 1; p = proc_ppid(p))
+		if (is_criu_restore(p))
+			found = p;
+	return found;
+}
+
+/* `criu --version` of /proc/PID/exe (the binary that runs, even if its path
+ * is gone or in another mount namespace): "Version: 4.2". */
+static int criu_version(struct attach *a)
+{
+	char cmd[96], line[256];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "/proc/%d/exe --version 2>/dev/null", a->criu_pid);
+	f = popen(cmd, "r");
+	if (!f)
+		return error("cannot run %s: %s", cmd, strerror(errno));
+	a->version[0] = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Version: %31s", a->version) == 1)
+			break;
+	pclose(f);
+	if (!a->version[0])
+		return error("criu pid %d: `%s` printed no \"Version:\" line", a->criu_pid, cmd);
+	return 0;
+}
+
+static int version_verified(const char *v)
+{
+	const char *const *p;
+
+	for (p = verified_versions; *p; p++)
+		if (!strcmp(*p, v))
+			return 1;
+	return 0;
+}
+
+/* -D/--images-dir from criu's command line, resolved in criu's cwd. */
+static void criu_images_dir(struct attach *a)
+{
+	char args[4096], *p, *dir = NULL;
+	int len = proc_cmdline(a->criu_pid, args, sizeof(args));
+
+	for (p = args; p < args + len; p += strlen(p) + 1) {
+		char *next = p + strlen(p) + 1;
+
+		if ((!strcmp(p, "-D") || !strcmp(p, "--images-dir")) && next < args + len)
+			dir = next;
+		else if (!strncmp(p, "--images-dir=", 13))
+			dir = p + 13;
+		else if (!strncmp(p, "-D", 2) && p[2])
+			dir = p + 2;
+	}
+	a->images_dir[0] = 0;
+	if (!dir)
+		dir = ".";
+	if (dir[0] == '/')
+		snprintf(a->images_dir, sizeof(a->images_dir), "/proc/%d/root%s", a->criu_pid, dir);
+	else
+		snprintf(a->images_dir, sizeof(a->images_dir), "/proc/%d/cwd/%s", a->criu_pid, dir);
+}
+
+/* pstree.img: how many tasks and threads CRIU counts (read_pstree_image
+ * adds every entry to nr_tasks and its threads to nr_threads), and the
+ * pids, to tell which are not forked yet. */
+static void read_pstree(struct attach *a)
+{
+	char path[600];
+	struct image *img;
+	size_t i;
+
+	a->pstree_nr_tasks = a->pstree_nr_threads = -1;
+	a->nr_pstree = 0;
+	snprintf(path, sizeof(path), "%s/pstree.img", a->images_dir);
+	if (access(path, R_OK))
+		return;
+	img = image_read(path, img_desc_by_name("PSTREE"), 1);
+	if (!img)
+		return;
+	a->pstree_nr_tasks = a->pstree_nr_threads = 0;
+	for (i = 0; i < img->nr; i++) {
+		const PstreeEntry *e = (const PstreeEntry *)img->entries[i].msg;
+
+		a->pstree_nr_tasks++;
+		a->pstree_nr_threads += e->n_threads ? (int)e->n_threads : 1;
+		if (a->nr_pstree < ATTACH_MAX_TASKS)
+			a->pstree_pids[a->nr_pstree++] = e->pid;
+	}
+	image_free(img);
+}
+
+/* Is te CRIU 4.2's task_entries?  Counts in range, the stage a CR_STATE_*,
+ * nr_in_progress no more than the participants of any stage (or CRIU's
+ * abort value), locks 0 or small; and the counts of pstree.img if read. */
+static const char *te_implausible(const struct attach *a, const struct criu_task_entries *te)
+{
+	if (te->nr_tasks < 1 || te->nr_tasks > 1 << 16)
+		return "nr_tasks out of range";
+	/* zombies' threads are taken off nr_threads before RESTORE_SIGCHLD */
+	if (te->nr_threads < 0 || te->nr_threads > 1 << 20)
+		return "nr_threads out of range";
+	if (te->nr_helpers < 0 || te->nr_helpers > 1 << 16)
+		return "nr_helpers out of range";
+	if (te->start < CRIU_STATE_FAIL || te->start > CRIU_STATE_COMPLETE)
+		return "start is no CR_STATE_*";
+	if (te->nr_in_progress != 0xffffffffu &&
+	    te->nr_in_progress > (uint32_t)(te->nr_threads + te->nr_helpers + te->nr_tasks))
+		return "nr_in_progress above every stage's participants";
+	if (te->cr_err < 0 || te->cr_err > 4095)
+		return "cr_err is no errno";
+	if (te->userns_sync_lock > 1024 || te->cgroupd_sync_lock > 1024 || te->last_pid_mutex > 1024)
+		return "a mutex word out of range";
+	if (a->pstree_nr_tasks >= 0 && te->nr_tasks != a->pstree_nr_tasks)
+		return "nr_tasks differs from pstree.img's entries";
+	if (a->pstree_nr_threads >= 0 && te->nr_threads > a->pstree_nr_threads)
+		return "nr_threads above pstree.img's threads";
+	return NULL;
+}
+
+/* Try the futex tid sleeps on as &start or &nr_in_progress. */
+static int locate_from(struct attach *a, pid_t tgid, pid_t tid, const char **why)
+{
+	static const unsigned long offs[] = { CRIU_TE_OFF_START, CRIU_TE_OFF_NR_IN_PROGRESS };
+	struct syscall_line sc;
+	struct map m;
+	size_t i;
+
+	if (proc_syscall(tid, &sc) || sc.nr != NR_FUTEX || (sc.args[1] & FUTEX_CMD_MASK) != 0)
+		return -1;
+	if (map_of_addr(tgid, sc.args[0], &m) || m.perms[3] != 's')
+		return -1;	/* a private futex: not the shared barrier */
+	for (i = 0; i < 2; i++) {
+		struct criu_task_entries te;
+		unsigned long base = sc.args[0] - offs[i];
+		uint32_t word;
+
+		if (base < m.start || vm_read(tgid, base, &te, sizeof(te)))
+			continue;
+		memcpy(&word, (char *)&te + offs[i], 4);
+		if (word != (uint32_t)sc.args[2]) {
+			*why = "the futex word moved on while being read";
+			continue;
+		}
+		if ((*why = te_implausible(a, &te)))
+			continue;
+		a->map_major = m.major;
+		a->map_minor = m.minor;
+		a->map_ino = m.ino;
+		a->te_file_off = m.pgoff + (base - m.start);
+		a->te_addr = addr_of_file_off(a->criu_pid, m.major, m.minor, m.ino, a->te_file_off);
+		if (!a->te_addr) {
+			*why = "criu does not map the waiter's shared mapping";
+			continue;
+		}
+		return attach_read_te(a);
+	}
+	return -1;
+}
+
+/* Every process of criu's tree, criu first, breadth first. */
+static size_t tree_pids(pid_t criu, pid_t *pids, size_t max)
+{
+	size_t n = 0, i;
+
+	pids[n++] = criu;
+	for (i = 0; i < n && n < max; i++)
+		n += proc_children(pids[i], pids + n, max - n);
+	return n;
+}
+
+int attach_open(struct attach *a, pid_t pid)
+{
+	pid_t pids[ATTACH_MAX_TASKS], tids[ATTACH_MAX_TASKS];
+	const char *why = "no task sleeps in futex(FUTEX_WAIT) on a shared mapping";
+	size_t n, i, j;
+	struct stat st;
+	char path[64];
+	int try;
+
+	memset(a, 0, sizeof(*a));
+	if (kill(pid, 0) && errno == ESRCH)
+		return error("attach: no process %d", pid);
+	a->criu_pid = find_criu(pid);
+	if (!a->criu_pid)
+		return error("attach: neither %d nor any of its ancestors is a `criu restore` "
+			     "(an executable named criu with \"restore\" in its arguments)", pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", a->criu_pid);
+	if (stat(path, &st))
+		return error("attach: criu pid %d: %s: %s", a->criu_pid, path, strerror(errno));
+	a->exe_dev = st.st_dev;
+	a->exe_ino = st.st_ino;
+	if (readlink(path, a->criu_exe, sizeof(a->criu_exe) - 1) < 0)
+		snprintf(a->criu_exe, sizeof(a->criu_exe), "?");
+	if (criu_version(a))
+		return -1;
+	if (!version_verified(a->version))
+		return error("attach: criu pid %d is version %s (by `%s --version`); crstep knows the "
+			     "task_entries layout and stage numbers of CRIU 4.2 only and will not guess",
+			     a->criu_pid, a->version, a->criu_exe);
+	criu_images_dir(a);
+	read_pstree(a);
+	/* A task between two futex calls is not waiting: look a few times. */
+	for (try = 0; try < 20; try++) {
+		n = tree_pids(a->criu_pid, pids, ATTACH_MAX_TASKS);
+		for (i = 0; i < n; i++) {
+			size_t nt = proc_threads(pids[i], tids, ATTACH_MAX_TASKS);
+
+			for (j = 0; j < nt; j++)
+				if (!locate_from(a, pids[i], tids[j], &why))
+					return 0;
+		}
+		usleep(50000);
+	}
+	return error("attach: criu %s pid %d: cannot confirm where its task_entries is (%s); "
+		     "refusing to guess", a->version, a->criu_pid, why);
+}
+
+int attach_read_te(struct attach *a)
+{
+	return vm_read(a->criu_pid, a->te_addr, &a->te, sizeof(a->te));
+}
+
+/* The innermost pid of /proc/PID/status's NSpid: the pid CRIU restored. */
+static pid_t ns_pid(pid_t pid)
+{
+	char path[64], buf[4096], *p, *end;
+	pid_t last = pid;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_text(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "NSpid:")))
+		return pid;
+	for (p += 6; *p && *p != '\n'; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		last = (pid_t)v;
+	}
+	return last;
+}
+
+/* Whose code the task runs: an ip in an anonymous executable mapping is
+ * the restorer blob (CRIU maps it anonymous, outside the images' VMAs);
+ * a task whose exe is still criu's runs criu's code. */
+static enum attach_code task_code(const struct attach *a, struct attach_task *t)
+{
+	char path[64];
+	struct stat st;
+	struct map m;
+
+	if (t->criu)
+		return CODE_CRIU;
+	if (!t->in_tree)
+		return CODE_OTHER;
+	if (t->ip && !map_of_addr(t->tgid, t->ip, &m) && m.perms[2] == 'x' && !m.path[0])
+		return CODE_RESTORER;
+	snprintf(path, sizeof(path), "/proc/%d/exe", t->tgid);
+	if (stat(path, &st))
+		return CODE_UNKNOWN;
+	return st.st_dev == a->exe_dev && st.st_ino == a->exe_ino ? CODE_CRIU : CODE_RESTORED;
+}
+
+static void task_where(const struct attach *a, struct attach_task *t)
+{
+	struct syscall_line sc;
+	unsigned long te;
+
+	t->where = AT_UNKNOWN;
+	t->nr = -1;
+	if (t->state[0] == 'Z' || t->state[0] == 'X') {
+		t->where = AT_ZOMBIE;
+		return;
+	}
+	if (proc_syscall(t->tid, &sc)) {
+		t->where = AT_GONE;
+		return;
+	}
+	snprintf(t->syscall, sizeof(t->syscall), "%s", sc.text);
+	t->ip = sc.ip;
+	t->nr = sc.nr;
+	if (sc.nr < 0) {
+		t->where = AT_RUNNING;
+		return;
+	}
+	t->where = AT_SYSCALL;
+	if (sc.nr != NR_FUTEX || (sc.args[1] & FUTEX_CMD_MASK) != 0)
+		return;
+	t->where = AT_OTHER_FUTEX;
+	t->wait_val = (uint32_t)sc.args[2];
+	/* The restorer mremaps the shared area: find task_entries in this
+	 * task's own maps. */
+	te = addr_of_file_off(t->tgid, a->map_major, a->map_minor, a->map_ino, a->te_file_off);
+	if (te && sc.args[0] == te + CRIU_TE_OFF_START)
+		t->where = AT_WAIT_START;
+	else if (te && sc.args[0] == te + CRIU_TE_OFF_NR_IN_PROGRESS)
+		t->where = AT_WAIT_INPROGRESS;
+}
+
+static void add_task(struct attach *a, pid_t tgid, pid_t tid, int in_tree)
+{
+	struct attach_task *t;
+	char path[96];
+
+	if (a->nr == ATTACH_MAX_TASKS)
+		return;
+	t = &a->tasks[a->nr++];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->tgid = tgid;
+	t->thread = tid != tgid;
+	t->criu = tgid == a->criu_pid;
+	t->in_tree = in_tree;
+	t->ns_pid = ns_pid(tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", tgid, tid);
+	read_text(path, t->comm, sizeof(t->comm));
+	t->comm[strcspn(t->comm, "\n")] = 0;
+	proc_task_state(tid, t->state, sizeof(t->state), t->wchan, sizeof(t->wchan));
+	task_where(a, t);
+	t->code = task_code(a, t);
+}
+
+static int in_pstree(const struct attach *a, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr_pstree; i++)
+		if (a->pstree_pids[i] == pid)
+			return 1;
+	return 0;
+}
+
+/* The tree: criu's descendants that map task_entries (an action script
+ * criu runs is its child too, but does not), zombies by their pstree pid;
+ * then the pstree pids not found (not forked yet, or gone). */
+int attach_scan(struct attach *a)
+{
+	pid_t pids[ATTACH_MAX_TASKS], tids[ATTACH_MAX_TASKS];
+	size_t n = 0, i, j;
+
+	a->nr = 0;
+	a->nr_unforked = 0;
+	pids[n++] = a->criu_pid;
+	for (i = 0; i < n && n < ATTACH_MAX_TASKS; i++) {
+		pid_t kids[ATTACH_MAX_TASKS];
+		size_t nk = proc_children(pids[i], kids, ATTACH_MAX_TASKS), k;
+		int in_tree = i == 0 ? 0 :
+			addr_of_file_off(pids[i], a->map_major, a->map_minor, a->map_ino, a->te_file_off) ||
+			in_pstree(a, ns_pid(pids[i]));
+		size_t nt = proc_threads(pids[i], tids, ATTACH_MAX_TASKS);
+
+		if (i && !nt)
+			continue;	/* gone */
+		for (j = 0; j < nt; j++)
+			add_task(a, pids[i], tids[j], in_tree);
+		/* Only criu's and the tree's children belong here: not what
+		 * an action script starts. */
+		if (i && !in_tree)
+			continue;
+		for (k = 0; k < nk && n < ATTACH_MAX_TASKS; k++)
+			pids[n++] = kids[k];
+	}
+	for (i = 0; i < a->nr_pstree; i++) {
+		for (j = 0; j < a->nr; j++)
+			if (a->tasks[j].in_tree && !a->tasks[j].thread && a->tasks[j].ns_pid == a->pstree_pids[i])
+				break;
+		if (j == a->nr)
+			a->unforked[a->nr_unforked++] = a->pstree_pids[i];
+	}
+	return a->nr ? 0 : -1;
+}

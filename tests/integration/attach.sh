@@ -1,0 +1,228 @@
+#!/bin/sh
+# attach.sh: `crstep attach` on a real upstream `criu restore` (CRIU 4.2 at
+# /var/tmp/criu-4.2/bin/criu; skipped where it is absent, as in CI) held in
+# a barrier two real ways, each in a pid namespace of its own (the tree
+# fixture's pids 30200-30202 are free there; everything dies with it):
+#   0. the same script sleeping on pre-restore: no task exists, nothing
+#      confirms the layout, attach must refuse;
+#   1. an --action-script that sleeps on post-restore: criu runs it after
+#      RESTORE_SIGCHLD has drained, so every task waits on start == 4 and
+#      the one outstanding is criu itself, in wait4 for the script;
+#   2. SIGSTOP of child B (30202) as soon as it is forked: a task is what
+#      the barrier waits for;
+#   3. SIGSTOP of the root (30200) as soon as it is forked: its children
+#      are not forked yet (pstree.img says who they are);
+#   4. the threads fixture held as in 1: the threads and nr_threads, and a
+#      watchdog that sees criu finish (COMPLETE, exit 0);
+#   5. the zombie fixture held as in 1: the zombie is shown as one and is
+#      not counted as outstanding; commands read from stdin.
+# Then the restore must go on untouched: attach is read-only.
+. "$(dirname "$0")/../lib.sh"
+CRIU=/var/tmp/criu-4.2/bin/criu
+# criu writes stats-restore into its -D directory: restore copies, never
+# the fixtures themselves.
+cp -r "$FIX/criu-4.2/tree" "$TMP/tree" && cp -r "$FIX/criu-4.2/threads" "$TMP/threads" &&
+	cp -r "$FIX/criu-4.2/zombie" "$TMP/zombie" || exit 1
+F=$TMP/tree
+
+expect_run 4 "attach without a pid is a usage error" "$CRSTEP" attach
+expect_run 2 "attach to a process that is no criu restore is refused" "$CRSTEP" attach $$
+grep -q "is a .criu restore" "$TMP/err"
+ok $? "the refusal says no criu restore was found"
+
+if [ ! -x "$CRIU" ]; then
+	skip "upstream criu not at $CRIU: attach is not tried on a real criu restore"
+	done_testing
+	exit
+fi
+if ! unshare -p -f --mount-proc true 2>/dev/null; then
+	skip "cannot make a pid namespace (unshare -p): attach not tried"
+	done_testing
+	exit
+fi
+
+cat >"$TMP/hold.sh" <<'EOS'
+#!/bin/sh
+[ "$CRTOOLS_SCRIPT_ACTION" = "${HOLD_ACTION:-post-restore}" ] && sleep "$HOLD_SECS"
+exit 0
+EOS
+chmod +x "$TMP/hold.sh"
+
+# 0. held before any task exists (pre-restore): nobody sleeps in a barrier
+#    futex, so nothing confirms where task_entries is: attach refuses.
+cat >"$TMP/pre-restore.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+HOLD_ACTION=pre-restore HOLD_SECS=3 "$CRIU" restore -D "$F/images" -d --action-script "$TMP/hold.sh" -o "$TMP/criu0.log" -v4 &
+criu=\$!
+i=0
+while ! grep -q "Running pre-restore scripts" "$TMP/criu0.log" 2>/dev/null && [ \$i -lt 100 ]; do
+	sleep 0.05; i=\$((i + 1))
+done
+"$CRSTEP" attach \$criu --batch -ex 'info tasks' >"$TMP/a0.out" 2>&1
+echo \$? >"$TMP/a0.rc"
+kill -KILL \$criu
+EOS
+unshare -p -f --mount-proc sh "$TMP/pre-restore.sh"
+[ "$(cat "$TMP/a0.rc")" = 2 ] && grep -q "cannot confirm where its task_entries is (no task sleeps in futex(FUTEX_WAIT) on a shared mapping); refusing to guess" "$TMP/a0.out"
+ok $? "before any barrier wait, attach refuses to guess where task_entries is (exit 2)"
+
+# 1. held by criu: its action script sleeps on post-restore.
+cat >"$TMP/held-by-script.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+HOLD_SECS=6 "$CRIU" restore -D "$F/images" -d --action-script "$TMP/hold.sh" -o "$TMP/criu1.log" -v4 &
+criu=\$!
+i=0
+while ! grep -q "Running post-restore scripts" "$TMP/criu1.log" 2>/dev/null && [ \$i -lt 100 ]; do
+	sleep 0.05; i=\$((i + 1))
+done
+sleep 0.3
+"$CRSTEP" attach 30201 --batch -ex 'info tasks' -ex 'info barrier' -ex 'info hang' >"$TMP/a1.out" 2>&1
+echo \$? >"$TMP/a1.rc"
+"$CRSTEP" attach \$criu --batch --watchdog 1 >"$TMP/w1.out" 2>&1
+echo \$? >"$TMP/w1.rc"
+wait \$criu
+echo \$? >"$TMP/criu1.rc"
+sleep 1
+sh "$F/check.sh" 30200 >"$TMP/check1.out" 2>&1
+echo \$? >"$TMP/check1.rc"
+EOS
+unshare -p -f --mount-proc sh "$TMP/held-by-script.sh"
+a1=$TMP/a1.out
+[ "$(cat "$TMP/a1.rc")" = 0 ]
+ok $? "attach through a task of the tree, info tasks/barrier/hang: exit 0"
+grep -q "^attached to criu 4.2 pid" "$a1"
+ok $? "it found criu from the task and checked its version (4.2)"
+[ "$(grep -c '^30[0-9]* *30[0-9]* *task .*waits on start == 4 (for the switch out of RESTORE_SIGCHLD), in the restorer blob' "$a1")" = 3 ]
+ok $? "info tasks: the 3 tasks wait on start == 4 in the restorer blob"
+grep -q "^[0-9]* *[0-9]* *other *hold.sh" "$a1"
+ok $? "info tasks: the action script is criu's child outside the tree"
+grep -q "^stage RESTORE_SIGCHLD (start=4): nr_in_progress=0 of 3 participants" "$a1"
+ok $? "info barrier: stage RESTORE_SIGCHLD, nr_in_progress 0 of 3"
+grep -q "^nr_tasks=3 nr_threads=3 nr_helpers=0 cr_err=0 (pstree.img: 3 tasks, 3 threads)" "$a1"
+ok $? "info barrier: task_entries' counts agree with pstree.img"
+grep -q "^  criu [0-9]*: has not switched out of RESTORE_SIGCHLD (every participant arrived)" "$a1"
+ok $? "info hang: criu is the one outstanding"
+grep -q "^Held by: criu [0-9]*, waiting (wait4) for its child [0-9]* hold.sh" "$a1"
+ok $? "info hang: criu is held by its action script"
+[ "$(grep -c '^  task 3020[012]: waits for the switch out of RESTORE_SIGCHLD' "$a1")" = 3 ]
+ok $? "info hang: the 3 tasks have arrived"
+[ "$(cat "$TMP/w1.rc")" = 3 ] && grep -q "^watchdog: no change of start or nr_in_progress for 1 s" "$TMP/w1.out" &&
+	grep -q "^Held by: criu" "$TMP/w1.out"
+ok $? "--watchdog 1: hang report naming criu, exit 3"
+[ "$(cat "$TMP/criu1.rc")" = 0 ] && [ "$(cat "$TMP/check1.rc")" = 0 ]
+ok $? "criu finished the restore after the script and the tree continues (attach changed nothing)"
+
+# 2. held by a task: child B stopped as soon as it exists.
+cat >"$TMP/held-by-task.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+( while ! kill -STOP 30202 2>/dev/null; do :; done ) &
+stopper=\$!
+"$CRIU" restore -D "$F/images" -d -o "$TMP/criu2.log" -v4 &
+criu=\$!
+i=0
+while [ ! -e /proc/30202 ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i + 1)); done
+kill \$stopper 2>/dev/null
+sleep 0.5
+"$CRSTEP" attach 30200 --batch -ex 'info tasks' -ex 'info barrier' --watchdog 1 >"$TMP/a2.out" 2>&1
+echo \$? >"$TMP/a2.rc"
+kill -CONT 30202
+wait \$criu
+echo \$? >"$TMP/criu2.rc"
+EOS
+unshare -p -f --mount-proc sh "$TMP/held-by-task.sh"
+a2=$TMP/a2.out
+[ "$(cat "$TMP/a2.rc")" = 3 ]
+ok $? "a stopped task: attach --watchdog 1 reports a hang, exit 3"
+grep -q "^30202 *30202 *task .* T " "$a2"
+ok $? "info tasks: task 30202 is stopped (state T)"
+grep -Eq "^stage (FORKING|RESTORE) \(start=[23]\): nr_in_progress=[1-9]" "$a2"
+ok $? "info barrier: held in FORKING or RESTORE with tasks in progress"
+grep -Eq "^  task 30202: has not finished (FORKING|RESTORE)$" "$a2"
+ok $? "the hang report lists 30202 as outstanding"
+grep -q "^Held by: task 30202 (pid 30202 here), state T: stopped by a signal" "$a2"
+ok $? "the watchdog names the stopped task as the one holding the restore"
+[ "$(cat "$TMP/criu2.rc")" = 0 ]
+ok $? "after SIGCONT criu finishes the restore (exit 0)"
+
+# 3. the root stopped as soon as it exists: nothing else is forked.
+cat >"$TMP/root-stopped.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+( while ! kill -STOP 30200 2>/dev/null; do :; done ) &
+stopper=\$!
+"$CRIU" restore -D "$F/images" -d -o "$TMP/criu3.log" -v4 &
+i=0
+while [ ! -e /proc/30200 ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i + 1)); done
+kill \$stopper 2>/dev/null
+sleep 0.5
+"$CRSTEP" attach 30200 --batch -ex 'info tasks' -ex 'info hang' >"$TMP/a3.out" 2>&1
+echo \$? >"$TMP/a3.rc"
+EOS
+unshare -p -f --mount-proc sh "$TMP/root-stopped.sh"
+a3=$TMP/a3.out
+[ "$(cat "$TMP/a3.rc")" = 0 ] && grep -q "^30200 *30200 *task .* T .*in criu's code" "$a3"
+ok $? "the root stopped before the restorer: state T, in criu's code"
+[ "$(grep -c '^- *3020[12] *task .*not forked (in pstree.img' "$a3")" = 2 ]
+ok $? "info tasks: its children 30201 and 30202 are not forked (from pstree.img)"
+# The stopper usually wins within ROOT_TASK; under load the root may have
+# finished it and be stopped in FORKING before it forks its children.
+grep -Eq "^Stage (ROOT_TASK|FORKING) " "$a3" && grep -q "^Held by: task 30200 (pid 30200 here), state T" "$a3" &&
+	grep -q "^  task 30202: not forked yet" "$a3"
+st=$?
+ok $st "info hang: ROOT_TASK or FORKING, held by the stopped root, its children not forked yet"
+
+# 4. threads: four threads of one task, then criu finishes under the watchdog.
+T=$TMP/threads
+cat >"$TMP/threads.sh" <<EOS
+sh "$T/prepare.sh" >/dev/null || exit 1
+HOLD_SECS=3 "$CRIU" restore -D "$T/images" -d --action-script "$TMP/hold.sh" -o "$TMP/criu4.log" -v4 &
+criu=\$!
+i=0
+while ! grep -q "Running post-restore scripts" "$TMP/criu4.log" 2>/dev/null && [ \$i -lt 100 ]; do
+	sleep 0.05; i=\$((i + 1))
+done
+sleep 0.3
+"$CRSTEP" attach 30302 --batch -ex 'info tasks' -ex 'info barrier' --watchdog 20 >"$TMP/a4.out" 2>&1
+echo \$? >"$TMP/a4.rc"
+wait \$criu
+EOS
+unshare -p -f --mount-proc sh "$TMP/threads.sh"
+a4=$TMP/a4.out
+[ "$(grep -c '^3030[123] *3030[123] *thread .*waits on start == 4' "$a4")" = 3 ] &&
+	grep -q "^30300 *30300 *task .*waits on start == 4" "$a4"
+ok $? "info tasks: the task and its 3 threads wait on start == 4"
+grep -q "^nr_tasks=1 nr_threads=4 nr_helpers=0 cr_err=0 (pstree.img: 1 tasks, 4 threads)" "$a4"
+ok $? "info barrier: nr_tasks 1, nr_threads 4"
+[ "$(cat "$TMP/a4.rc")" = 0 ] && grep -q "^criu pid [0-9]* has ended (last stage seen COMPLETE)" "$a4"
+ok $? "the watchdog sees criu complete the restore and exits 0"
+
+# 5. a zombie (30401) next to its parent (30400).
+Z=$TMP/zombie
+cat >"$TMP/zombie.sh" <<EOS
+sh "$Z/prepare.sh" >/dev/null || exit 1
+HOLD_SECS=3 "$CRIU" restore -D "$Z/images" -d --action-script "$TMP/hold.sh" -o "$TMP/criu5.log" -v4 &
+criu=\$!
+i=0
+while ! grep -q "Running post-restore scripts" "$TMP/criu5.log" 2>/dev/null && [ \$i -lt 100 ]; do
+	sleep 0.05; i=\$((i + 1))
+done
+sleep 0.3
+printf 'info tasks\ninfo barrier\ninfo hang\n' | "$CRSTEP" attach 30401 >"$TMP/a5.out" 2>&1
+echo \$? >"$TMP/a5.rc"
+wait \$criu
+EOS
+unshare -p -f --mount-proc sh "$TMP/zombie.sh"
+a5=$TMP/a5.out
+[ "$(cat "$TMP/a5.rc")" = 0 ] && grep -q "^30401 *30401 *task .* Z .*zombie$" "$a5" &&
+	grep -q "^30400 *30400 *task .*waits on start == 4" "$a5"
+ok $? "attach through a zombie, commands from stdin: the zombie and its parent"
+grep -q "^nr_tasks=2 nr_threads=1 nr_helpers=0 cr_err=0 (pstree.img: 2 tasks, 2 threads)" "$a5" &&
+	grep -q "^stage RESTORE_SIGCHLD (start=4): nr_in_progress=0 of 1 participants" "$a5" &&
+	grep -q "^Held by: criu" "$a5" && ! grep -q "^  task 30401" "$a5"
+ok $? "the zombie is off nr_threads and not outstanding"
+# On any failure: what attach printed, for the log.
+if [ "$t_failed" -ne 0 ]; then
+	for f in a0 a1 w1 check1 a2 a3 a4 a5; do
+		[ -e "$TMP/$f.out" ] && sed "s/^/# $f: /" "$TMP/$f.out"
+	done
+fi
+done_testing

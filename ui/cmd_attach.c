@@ -1,0 +1,227 @@
+/* cmd_attach.c: `crstep attach PID`: look at a running upstream
+ * `criu restore` (or any task of the tree it restores) without changing it:
+ * info tasks, info barrier, info hang, and a watchdog. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "log.h"
+#include "ui.h"
+
+static void attach_usage(FILE *f)
+{
+	fprintf(f, "usage: crstep attach PID [--batch] [-ex CMD]... [--watchdog SECS]\n\n"
+		"PID is a running `criu restore` (CRIU 4.2) or any task of the tree it restores.\n"
+		"Read-only: /proc and process_vm_readv; criu and its tasks are never written\n"
+		"nor stopped.\n\n"
+		"  --batch            run the -ex commands (and the watchdog), then exit\n"
+		"  -ex CMD            a command: info tasks | info barrier | info hang | quit\n"
+		"  --watchdog SECS    after the commands, watch task_entries: no change of start\n"
+		"                     or nr_in_progress for SECS s prints the hang report, exit 3;\n"
+		"                     criu ending exits 0 after COMPLETE, 2 otherwise\n");
+}
+
+/* What the watchdog and `info hang` know of progress. */
+struct watch {
+	struct attach *a;
+	int32_t start;
+	uint32_t nr_in_progress;
+	struct timespec since;	/* the last change seen */
+};
+
+static double elapsed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) + (now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* 0 unchanged, 1 changed, -1 criu is gone. */
+static int watch_poll(struct watch *w)
+{
+	if (attach_read_te(w->a))
+		return -1;
+	if (w->a->te.start == w->start && w->a->te.nr_in_progress == w->nr_in_progress)
+		return 0;
+	w->start = w->a->te.start;
+	w->nr_in_progress = w->a->te.nr_in_progress;
+	clock_gettime(CLOCK_MONOTONIC, &w->since);
+	return 1;
+}
+
+static const struct attach_cmd {
+	const char *name;
+	void (*fn)(FILE *out, struct watch *w);
+} attach_cmds[];
+
+static void do_tasks(FILE *out, struct watch *w)
+{
+	attach_info_tasks(out, w->a);
+}
+
+static void do_barrier(FILE *out, struct watch *w)
+{
+	attach_info_barrier(out, w->a);
+}
+
+static void do_hang(FILE *out, struct watch *w)
+{
+	attach_info_hang(out, w->a, elapsed(&w->since));
+}
+
+static const struct attach_cmd attach_cmds[] = {
+	{ "info tasks", do_tasks },
+	{ "info barrier", do_barrier },
+	{ "info hang", do_hang },
+	{ NULL, NULL },
+};
+
+/* One command: 0, 1 for quit, -1 unknown.  Every command reads afresh. */
+static int run_cmd(struct watch *w, const char *line)
+{
+	const struct attach_cmd *c;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "%s", line + strspn(line, " \t"));
+	cmd[strcspn(cmd, "\n")] = 0;
+	if (!cmd[0])
+		return 0;
+	if (!strcmp(cmd, "quit") || !strcmp(cmd, "q"))
+		return 1;
+	for (c = attach_cmds; c->name; c++)
+		if (!strcmp(cmd, c->name))
+			break;
+	if (!c->name) {
+		error("attach: unknown command '%s' (info tasks, info barrier, info hang, quit)", cmd);
+		return -1;
+	}
+	if (watch_poll(w) < 0) {
+		printf("criu pid %d has ended (last stage seen %s)\n", w->a->criu_pid, criu_stage_name(w->start));
+		return 1;
+	}
+	attach_scan(w->a);
+	c->fn(stdout, w);
+	return 0;
+}
+
+static int watchdog(struct watch *w, unsigned secs)
+{
+	for (;;) {
+		int r = watch_poll(w);
+
+		if (r < 0) {
+			printf("criu pid %d has ended (last stage seen %s)\n", w->a->criu_pid,
+			       criu_stage_name(w->start));
+			return w->start == CRIU_STATE_COMPLETE ? EXIT_OK : EXIT_FAIL;
+		}
+		if (elapsed(&w->since) >= secs) {
+			attach_scan(w->a);
+			printf("watchdog: no change of start or nr_in_progress for %u s\n", secs);
+			attach_info_hang(stdout, w->a, elapsed(&w->since));
+			fflush(stdout);
+			return EXIT_HANG;
+		}
+		usleep(20000);
+	}
+}
+
+static int interactive(struct watch *w)
+{
+	char line[256];
+
+	for (;;) {
+		if (isatty(0))
+			printf("(crstep attach) ");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			return EXIT_OK;
+		if (run_cmd(w, line) == 1)
+			return EXIT_OK;
+	}
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "batch", no_argument, NULL, 'b' },
+		{ "watchdog", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct attach a;
+	struct watch w = { .a = &a };
+	const char **ex;
+	size_t nr_ex = 0, i;
+	int c, batch = 0, ret = EXIT_OK;
+	unsigned secs = 0;
+	char *end;
+	long pid;
+
+	/* gdb's -ex, as in `crstep restore`: take it out before getopt. */
+	ex = calloc(argc + 1, sizeof(*ex));
+	if (!ex)
+		return error("out of memory") ? EXIT_FAIL : EXIT_FAIL;
+	for (c = 1; c < argc; c++) {
+		if (strcmp(argv[c], "-ex") || c + 1 == argc)
+			continue;
+		ex[nr_ex++] = argv[c + 1];
+		memmove(&argv[c], &argv[c + 2], (argc - c - 1) * sizeof(*argv));
+		argc -= 2;
+		c--;
+	}
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': batch = 1; break;
+		case 'w':
+			secs = strtoul(optarg, &end, 10);
+			if (*end || !secs) {
+				error("--watchdog: '%s' is no positive number of seconds", optarg);
+				goto usage;
+			}
+			break;
+		case 'h': attach_usage(stdout); free(ex); return EXIT_OK;
+		default: goto usage;
+		}
+	}
+	if (optind + 1 != argc)
+		goto usage;
+	pid = strtol(argv[optind], &end, 10);
+	if (*end || pid <= 0) {
+		error("attach: '%s' is no pid", argv[optind]);
+		goto usage;
+	}
+	if (attach_open(&a, (pid_t)pid)) {
+		free(ex);
+		return EXIT_FAIL;
+	}
+	w.start = a.te.start;
+	w.nr_in_progress = a.te.nr_in_progress;
+	clock_gettime(CLOCK_MONOTONIC, &w.since);
+	printf("attached to criu %s pid %d (read-only)\n", a.version, a.criu_pid);
+	for (i = 0; i < nr_ex && ret == EXIT_OK; i++) {
+		int r = run_cmd(&w, ex[i]);
+
+		if (r < 0)
+			ret = EXIT_USAGE;
+		else if (r == 1)
+			break;
+	}
+	free(ex);
+	if (ret != EXIT_OK)
+		return ret;
+	if (secs && (batch || !isatty(0)))
+		return watchdog(&w, secs);
+	if (batch || i < nr_ex)
+		return EXIT_OK;
+	return interactive(&w);
+usage:
+	free(ex);
+	attach_usage(stderr);
+	return EXIT_USAGE;
+}
