@@ -29,10 +29,9 @@ prints TAP instead: one test per fixture, variant and phase.
 
 SOAK_FD_CHECK (hook): a shell command, run as `sh -c "$SOAK_FD_CHECK" fdcheck
 ROOT_PID IMAGES_DIR` right after the restore with the tree running; a
-non-zero exit counts as fds left behind and its output is printed.  Meant
-for the fds-versus-images helper of tests/lib.sh, e.g.
-SOAK_FD_CHECK='. tests/lib.sh; HELPER "$1" "$2"'.  When unset and
-tests/lib.sh defines a function named in FD_HELPERS below, that one is used.
+non-zero exit counts as fds left behind and its output is printed.  When
+unset: tests/fds.py, every task's fds against its images (flags and pos;
+the fixture's moving fds from tests/lib-fds.sh); empty: no fd check.
 """
 import ctypes
 import os
@@ -56,9 +55,6 @@ SETTLE = 0.5
 # A restore that has not returned by then is killed and counted as failed:
 # well past the default watchdog (5 s), which should have ended it first.
 RESTORE_LIMIT = 60
-# Names the fds-versus-images helper of tests/lib.sh may get (another branch
-# adds it); the first one defined there is the default SOAK_FD_CHECK.
-FD_HELPERS = ['fds_match_images', 'check_fds', 'fds_as_dumped']
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -78,14 +74,9 @@ def fd_check_cmd():
     cmd = os.environ.get('SOAK_FD_CHECK')
     if cmd is not None:
         return cmd or None
-    try:
-        lib = open(os.path.join(TOP, 'tests', 'lib.sh')).read()
-    except OSError:
-        return None
-    for h in FD_HELPERS:
-        if re.search(r'^%s\s*\(\)' % h, lib, re.M):
-            return '. "%s/tests/lib.sh"; %s "$1" "$2"' % (TOP, h)
-    return None
+    # tests/fds.py with the fixture's moving fds: $1 the root, $2 images/.
+    return ('. "%s/tests/lib-fds.sh"; $FDS_PYTHON "%s/tests/fds.py" "%s" "$1" "$2" '
+            '"$(fds_moving "$2")"' % (TOP, TOP, CRSTEP))
 
 
 def stat_of(pid):
