@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "attach-priv.h"
+#include "restore.h"
 
 /* stage_participants() of CRIU 4.2's cr-restore.c: how many must finish
  * a stage before criu switches to the next. */
@@ -130,10 +131,6 @@ void attach_info_barrier(FILE *out, struct attach *a)
 /* What the kernel says of a task: as restore/hang.c prints it. */
 static void describe(FILE *out, const struct attach_task *t)
 {
-	char path[64], line[256];
-	FILE *f;
-	int n;
-
 	fprintf(out, "    pid %d here, state %s, wchan %s\n", t->tid, t->state, t->wchan);
 	if (t->where == AT_RUNNING && t->nr == -2)
 		fprintf(out, "    running (not in a syscall)\n");
@@ -141,14 +138,7 @@ static void describe(FILE *out, const struct attach_task *t)
 		fprintf(out, "    syscall %ld, user ip %#lx (%s)\n", t->nr, t->ip, code_name(t->code));
 	else if (t->nr == -1)
 		fprintf(out, "    not in a syscall, user ip %#lx (%s)\n", t->ip, code_name(t->code));
-	snprintf(path, sizeof(path), "/proc/%d/stack", t->tid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	fprintf(out, "    kernel stack:\n");
-	for (n = 0; n < 12 && fgets(line, sizeof(line), f); n++)
-		fprintf(out, "      %s", line);
-	fclose(f);
+	proc_print_kstack(out, t->tid);
 }
 
 static int outstanding(const struct attach *a, const struct attach_task *t)

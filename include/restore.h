@@ -232,6 +232,8 @@ void hang_report(FILE *out, struct restore_ctx *ctx);
 void hang_report_thread(FILE *out, struct restore_ctx *ctx, uint32_t image_tid, pid_t tid, double secs);
 /* State letter and wchan of a task from /proc, "-" if unknown; -1 if gone. */
 int proc_task_state(pid_t pid, char *state, size_t slen, char *wchan, size_t wlen);
+/* "    kernel stack:" and up to 12 frames of /proc/TID/stack, if readable. */
+void proc_print_kstack(FILE *out, pid_t tid);
 int hang_culprit(struct restore_ctx *ctx);
 
 /* features.c: refuse what crstep does not restore yet, before any fork. */

@@ -49,11 +49,26 @@ int proc_task_state(pid_t pid, char *state, size_t slen, char *wchan, size_t wle
 	return 0;
 }
 
+void proc_print_kstack(FILE *out, pid_t tid)
+{
+	char path[64], line[256];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stack", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	fprintf(out, "    kernel stack:\n");
+	for (n = 0; n < 12 && fgets(line, sizeof(line), f); n++)
+		fprintf(out, "      %s", line);
+	fclose(f);
+}
+
 static void describe(FILE *out, pid_t pid, double secs)
 {
-	char path[64], state[4], wchan[128], sys[256], line[256];
+	char path[64], state[4], wchan[128], sys[256];
 	unsigned long nr = 0, pc = 0;
-	FILE *f;
 	int n;
 
 	if (pid <= 0) {
@@ -80,14 +95,7 @@ static void describe(FILE *out, pid_t pid, double secs)
 		pc = strtoul(last + 1, NULL, 16);
 		fprintf(out, "    syscall %s, user ip %#lx\n", sys[0] == '-' ? "none" : strtok(sys, " "), pc);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	fprintf(out, "    kernel stack:\n");
-	for (n = 0; n < 12 && fgets(line, sizeof(line), f); n++)
-		fprintf(out, "      %s", line);
-	fclose(f);
+	proc_print_kstack(out, pid);
 }
 
 /* When the stage began, in seconds before now (the last switch into it). */
