@@ -56,11 +56,14 @@ ok $? "threads: the process is marked (4 threads)"
 "$CRSTEP" show --tree "$FIX/criu-4.2/credthreads/images" >"$TMP/tree" 2>&1
 grep -q '^  30900  30900  30900   credthreads (4 threads)$' "$TMP/tree"
 ok $? "credthreads: the process is marked (4 threads)"
+"$CRSTEP" show --tree "$FIX/criu-4.2/attrs/images" >"$TMP/tree" 2>&1
+grep -q '^  31000  31000  31000   attrs (2 threads)$' "$TMP/tree"
+ok $? "attrs: the process is marked (2 threads)"
 n=$(cat "$FIX"/criu-4.2/*/crit/x-ps.txt | wc -l)
 for dir in "$FIX"/criu-4.2/*/images; do
 	"$CRSTEP" show --tree "$dir"
 done 2>&1 | grep -c '(' >"$TMP/count"
-[ "$(cat "$TMP/count")" -eq 3 ]
+[ "$(cat "$TMP/count")" -eq 4 ]
 ok $? "no other line of the $n tree lines is annotated"
 
 # The comparer itself must see a difference.
