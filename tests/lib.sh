@@ -147,7 +147,7 @@ check_fds_stopped() {
 	exec 7>"$TMP/fds-in"
 	printf 'break COMPLETE\ncontinue\n' >&7
 	i=0
-	while ! grep -q '^(crstep) Breakpoint 1,' "$TMP/fds-out" && [ $i -lt 200 ] && kill -0 $cs_pid 2>/dev/null; do
+	while ! grep -q '^(crstep) Breakpoint 1,' "$TMP/fds-out" && [ $i -lt 600 ] && kill -0 $cs_pid 2>/dev/null; do
 		sleep 0.05
 		i=$((i + 1))
 	done
