@@ -11,6 +11,7 @@
 
 #include "attach.h"
 #include "log.h"
+#include "restore.h"
 #include "ui.h"
 
 static void attach_usage(FILE *f)
@@ -110,15 +111,39 @@ static int run_cmd(struct watch *w, const char *line)
 	return 0;
 }
 
+/* criu gone before it was seen at COMPLETE: it switches RESTORE_CREDS ->
+ * COMPLETE and exits between two samples.  On failure criu kills every
+ * task it restored; on success they run on.  So a live restored task of
+ * the tree says the restore completed. */
+static int tree_runs_on(const struct attach *a)
+{
+	char state[4], wchan[8];
+	size_t i;
+
+	for (i = 0; i < a->nr; i++) {
+		const struct attach_task *t = &a->tasks[i];
+
+		if (!t->in_tree || t->thread)
+			continue;
+		if (proc_task_state(t->tid, state, sizeof(state), wchan, sizeof(wchan)) == 0 &&
+		    state[0] != 'Z' && state[0] != 'X')
+			return 1;
+	}
+	return 0;
+}
+
 static int watchdog(struct watch *w, unsigned secs)
 {
+	attach_scan(w->a);	/* the tree, for tree_runs_on() */
 	for (;;) {
 		int r = watch_poll(w);
 
 		if (r < 0) {
 			printf("criu pid %d has ended (last stage seen %s)\n", w->a->criu_pid,
 			       criu_stage_name(w->start));
-			return w->start == CRIU_STATE_COMPLETE ? EXIT_OK : EXIT_FAIL;
+			if (w->start == CRIU_STATE_COMPLETE)
+				return EXIT_OK;
+			return w->start >= CRIU_STATE_RESTORE_SIGCHLD && tree_runs_on(w->a) ? EXIT_OK : EXIT_FAIL;
 		}
 		if (elapsed(&w->since) >= secs) {
 			attach_scan(w->a);
