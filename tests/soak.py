@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""soak.py [--tap] [--runs N] [--load-runs N] [--spread [--jobs N]]
+"""soak.py [--tap] [--runs N] [--load-runs N] [--spread] [--jobs N]
 [--fixture NAME]... [--protocol P]...: restore every fixture (tests/fixtures/*/*/ with prepare.sh,
 images/ and check.sh) many times in a row for real and count what goes wrong.
 
@@ -7,8 +7,9 @@ Phase 1: every fixture --runs times in a row (SOAK_RUNS, default 200) under
 every protocol variant; phase 2: the same --load-runs times (SOAK_LOAD_RUNS,
 default 50) with two CPU-burning processes running.  --spread instead runs
 each fixture --runs times in all, cycling through the variants (the short
-version `make check` runs); with --jobs N, N fixtures' blocks run at the
-same time, one process each (their paths and pids do not overlap).
+version `make check` runs).  With --jobs N (SOAK_JOBS), N fixtures' blocks
+run at the same time, one process each (their paths and pids do not
+overlap); each fixture's runs are still in a row.
 
 One run: prepare.sh; `crstep restore --batch --detach --pidfile F --protocol P
 DIR/images` (its wall time is the restore time); the restored tree's
@@ -327,17 +328,16 @@ def run_block(name, fdir, variants, n, phase, tmp, fdcheck, burners, say):
     return row, passed, failed
 
 
-def parallel_blocks(fx, variants, n, jobs, tmp, fdcheck, say):
+def parallel_blocks(fx, variants, n, phase, jobs, tmp, fdcheck, burners, say):
     """Up to jobs fixtures at a time, one process each and each a subreaper
     of its own (so what a run leaves behind is found by the worker that made
-    it): for a short soak.  Their reports come back in fixture order."""
+    it).  Their reports come back in fixture order."""
     running, done = {}, {}
     todo = list(enumerate(fx))
     while todo or running:
         while todo and len(running) < jobs:
             k, (name, fdir) = todo.pop(0)
-            out = os.path.join(tmp, 'worker-%d' % k)
-            os.mkdir(out)
+            out = tempfile.mkdtemp(prefix='worker-%d.' % k, dir=tmp)
             sys.stdout.flush()
             pid = os.fork()
             if pid == 0:
@@ -347,7 +347,7 @@ def parallel_blocks(fx, variants, n, jobs, tmp, fdcheck, say):
                     os.dup2(f.fileno(), 1)
                     sys.stdout = f
                     ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-                    row, p, q = run_block(name, fdir, variants, n, '', out, fdcheck, [], say)
+                    row, p, q = run_block(name, fdir, variants, n, phase, out, fdcheck, burners, say)
                     with open(os.path.join(out, 'result'), 'w') as r:
                         r.write('%d %d %s' % (p, q, row))
                     code = 0
@@ -374,7 +374,7 @@ def parallel_blocks(fx, variants, n, jobs, tmp, fdcheck, say):
 def main():
     args = sys.argv[1:]
     tap = spread = False
-    jobs = 1
+    jobs = int(os.environ.get('SOAK_JOBS', 1))
     runs = int(os.environ.get('SOAK_RUNS', 200))
     load_runs = int(os.environ.get('SOAK_LOAD_RUNS', 50))
     names, variants = [], []
@@ -408,12 +408,11 @@ def main():
         return 2
     fdcheck = fd_check_cmd()
     say = (lambda s: print('# ' + s)) if tap else print
-    say('soak: %s, %d fixture(s): %s; protocols %s; %s; fd check against the images: %s' % (
+    say('soak: %s, %d fixture(s): %s; protocols %s; %s%s; fd check against the images: %s' % (
         CRSTEP, len(fx), ' '.join(n for n, _ in fx), ' '.join(variants),
-        '%d runs per fixture spread over the protocols%s' % (runs, ', %d fixtures at a time' % jobs if jobs > 1 else '')
-        if spread else
+        '%d runs per fixture spread over the protocols' % runs if spread else
         '%d runs in a row per fixture and protocol, then %d with 2 CPU burners' % (runs, load_runs),
-        fdcheck or 'none (set SOAK_FD_CHECK)'))
+        ', %d fixtures at a time' % jobs if jobs > 1 else '', fdcheck or 'none (set SOAK_FD_CHECK)'))
     # (phase, variants cycled through, runs in a row): a block is one
     # fixture's runs
     if spread:
@@ -437,16 +436,18 @@ def main():
             print('%s  (%s)' % (row, time.strftime('%H:%M:%S')))
         sys.stdout.flush()
 
-    if jobs > 1 and spread:
-        for res in parallel_blocks(fx, variants, runs, jobs, tmp, fdcheck, say):
-            report(*res)
-    for phase, vs, n in plan if not (jobs > 1 and spread) else []:
+    for phase, vs, n in plan:
         if n <= 0:
             continue
         burners = start_burners(2) if phase == 'load' else []
+        pids = [b.pid for b in burners]
         try:
-            for name, fdir in fx:
-                report(*run_block(name, fdir, vs, n, phase, tmp, fdcheck, [b.pid for b in burners], say))
+            if jobs > 1:
+                for res in parallel_blocks(fx, vs, n, phase, jobs, tmp, fdcheck, pids, say):
+                    report(*res)
+            else:
+                for name, fdir in fx:
+                    report(*run_block(name, fdir, vs, n, phase, tmp, fdcheck, pids, say))
         finally:
             for b in burners:
                 b.kill()
