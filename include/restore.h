@@ -54,9 +54,6 @@ struct restore_observer {
 	/* While the controller waits for a barrier (every 100 ms or so): a
 	 * live view redraws here.  Never on the participants' side. */
 	void (*tick)(void *arg, struct restore_ctx *ctx);
-	/* After the end: EXIT_OK, or the exit code the observer asks for
-	 * (EXIT_EXPECT, EXIT_USAGE). */
-	int (*finish)(void *arg);
 };
 
 struct restore_opts {
@@ -143,6 +140,9 @@ static inline int service_fd(const struct restore_ctx *ctx, int slot)
  * them (their pids differ inside a new pid namespace). */
 void restore_refresh_host_pids(struct restore_ctx *ctx);
 
+/* The restore, for real: EXIT_OK, EXIT_FAIL (it failed, or the observer
+ * ended it), EXIT_HANG.  The observer's own verdict is its to add
+ * (stepper_exit_code()). */
 int restore_run(const struct restore_opts *opts);
 
 /* fork() with a chosen pid in the caller's pid namespace (clone3 set_tid). */

@@ -898,8 +898,7 @@ int restore_run(const struct restore_opts *opts)
 		else
 			report_failure(&c);
 		end_stop(&c, STOP_FAILED);
-		ret = c.obs ? c.obs->finish(c.obs->arg) : EXIT_OK;
-		ret = ret == EXIT_USAGE ? EXIT_USAGE : c.hung ? EXIT_HANG : EXIT_FAIL;
+		ret = c.hung ? EXIT_HANG : EXIT_FAIL;
 		goto out_shared;
 	}
 	log_capture(NULL, 0);
@@ -914,7 +913,7 @@ int restore_run(const struct restore_opts *opts)
 	fflush(stdout);
 	if (end_stop(&c, STOP_COMPLETE)) {
 		kill_tree(&c);
-		ret = c.obs && c.obs->finish(c.obs->arg) == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
+		ret = EXIT_FAIL;
 		goto out_shared;
 	}
 	if (opts->detach || c.detached) {
@@ -924,9 +923,6 @@ int restore_run(const struct restore_opts *opts)
 	} else {
 		ret = wait_tree(&c);
 	}
-	/* A script's verdict (an expect failed, a script error) wins. */
-	if (c.obs && c.obs->finish(c.obs->arg) != EXIT_OK)
-		ret = c.obs->finish(c.obs->arg);
 out_shared:
 	if (c.ctx.sfd_top) {
 		service_log_forward(&c.ctx, &c.log_done);

@@ -597,17 +597,11 @@ static void observe_tick(void *s, struct restore_ctx *ctx)
 	stepper_tick(s, ctx);
 }
 
-static int observe_finish(void *s)
-{
-	return stepper_finish(s);
-}
-
 void stepper_observer(struct stepper *s, struct restore_observer *obs)
 {
 	obs->arg = s;
 	obs->stop = observe_stop;
 	obs->tick = observe_tick;
-	obs->finish = observe_finish;
 }
 
 enum resume_action stepper_stop(struct stepper *s, struct restore_ctx *ctx, const struct stop_event *stop)
