@@ -106,6 +106,7 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,
 	-fno-sanitize-recover=undefined $(filter-out -O% -g -Werror -fsanitize% -fno-sanitize%,$(CFLAGS))
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,build/fuzz/obj/gen/%.o,$(PB_C)) \
 	build/fuzz/obj/pie-blob.o
+.SECONDARY: $(FUZZ_OBJ)
 
 build/fuzz/obj/gen/%.o: $(GEN)/%.c $(PB_H)
 	@mkdir -p $(dir $@)
