@@ -113,6 +113,7 @@ build/fuzz/obj/gen/%.o: $(GEN)/%.c $(PB_H)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 build/fuzz/obj/pie-blob.o: $(OBJ)/pie-blob.c
+	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 build/fuzz/obj/%.o: %.c $(PB_H) $(wildcard include/*.h)
