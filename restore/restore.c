@@ -77,10 +77,38 @@ pid_t restore_clone(pid_t want)
 	return clone3_pid(0, want);
 }
 
+/* The offsets of our own time namespace against the host's clocks (all
+ * zero in the initial one).  Read before unshare(): the file shows the
+ * namespace our children get. */
+static int timens_own_offsets(int64_t *ms, int64_t *mn, int64_t *bs, int64_t *bn)
+{
+	FILE *f = fopen("/proc/self/timens_offsets", "re");
+	char clock[32];
+	long long sec, nsec;
+
+	*ms = *mn = *bs = *bn = 0;
+	if (!f)
+		return errno == ENOENT ? 0 : error("/proc/self/timens_offsets: %s", strerror(errno));
+	while (fscanf(f, "%31s %lld %lld", clock, &sec, &nsec) == 3) {
+		if (!strcmp(clock, "monotonic")) {
+			*ms = sec;
+			*mn = nsec;
+		} else if (!strcmp(clock, "boottime")) {
+			*bs = sec;
+			*bn = nsec;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
 /* A new time namespace for the tree with the dumped clocks, as CRIU does
  * (timens-0.img): CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from their
  * dump-time values.  unshare() moves only our future children into it, and
- * the offsets must be written before any of them exists. */
+ * the offsets must be written before any of them exists.  The kernel takes
+ * them against the host's clocks: when crstep runs in a time namespace of
+ * its own, its clocks are the host's plus that namespace's offsets, which
+ * the new ones must include (or the tree's clocks jump back by them). */
 static int timens_setup(const struct img_set *set)
 {
 	TimensEntry *tn = set->timens;
@@ -91,22 +119,25 @@ static int timens_setup(const struct img_set *set)
 
 	if (!tn)
 		return 0;
+	if (timens_own_offsets(&ms, &mn, &bs, &bn))
+		return -1;
 	if (unshare(CLONE_NEWTIME))
 		return error("timens-0.img: cannot create a time namespace: %s", strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_BOOTTIME, &boot);
-	ms = (int64_t)tn->monotonic->tv_sec - mono.tv_sec;
-	mn = (int64_t)tn->monotonic->tv_nsec - mono.tv_nsec;
-	bs = (int64_t)tn->boottime->tv_sec - boot.tv_sec;
-	bn = (int64_t)tn->boottime->tv_nsec - boot.tv_nsec;
-	if (mn < 0) {
-		mn += 1000000000;
+	ms += (int64_t)tn->monotonic->tv_sec - mono.tv_sec;
+	mn += (int64_t)tn->monotonic->tv_nsec - mono.tv_nsec;
+	bs += (int64_t)tn->boottime->tv_sec - boot.tv_sec;
+	bn += (int64_t)tn->boottime->tv_nsec - boot.tv_nsec;
+	/* Each nsec part is now in (-2e9, 2e9): bring it into [0, 1e9). */
+	for (; mn < 0; mn += 1000000000)
 		ms--;
-	}
-	if (bn < 0) {
-		bn += 1000000000;
+	for (; mn >= 1000000000; mn -= 1000000000)
+		ms++;
+	for (; bn < 0; bn += 1000000000)
 		bs--;
-	}
+	for (; bn >= 1000000000; bn -= 1000000000)
+		bs++;
 	n = snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
 		     (long long)ms, (long long)mn, (long long)bs, (long long)bn);
 	fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);

@@ -120,4 +120,27 @@ fi
 [ "$(cat "$CRIU_FX"/images/* | md5sum)" = "$md5_before" ]
 ok $? "CRIU fixture: the images were not modified"
 
+# The restored clocks continue from the dump (timens-0.img) whatever time
+# namespace crstep itself runs in: the offsets the kernel takes are against
+# the host's clocks, not crstep's.  Restored from the host's namespace and
+# from one 100000 s ahead, the tree's namespace gets the same offsets.
+# timens_mono [UNSHARE-ARGS...]: the restored tree's monotonic offset (s).
+timens_mono() {
+	sh "$CRIU_FX/prepare.sh" >/dev/null 2>&1
+	rm -f "$TMP/pid"
+	"$@" "$CRSTEP" restore "$CRIU_FX/images" --batch --detach --pidfile "$TMP/pid" >/dev/null 2>&1
+	tpid=$(cat "$TMP/pid" 2>/dev/null)
+	[ -n "$tpid" ] || return
+	awk '$1 == "monotonic" { print $2 }' "/proc/$tpid/timens_offsets"
+	kill_tree "$tpid"
+}
+if unshare -T --monotonic 1 true 2>/dev/null; then
+	base=$(timens_mono env)
+	ahead=$(timens_mono unshare -T --monotonic 100000 --boottime 100000)
+	[ -n "$base" ] && [ -n "$ahead" ] && [ $((ahead - base)) -le 5 ] && [ $((base - ahead)) -le 5 ]
+	ok $? "timens: crstep inside a time namespace 100000 s ahead gives the restored tree the host-based offset ($ahead s; from the host's namespace $base s)"
+else
+	skip "timens: unshare -T --monotonic is not available"
+fi
+
 done_testing
