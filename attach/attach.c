@@ -84,28 +84,38 @@ static pid_t find_criu(pid_t pid)
 	return found;
 }
 
+int attach_criu_version(const char *exe, char *version, size_t len)
+{
+	char cmd[600], line[256], v[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "'%s' --version 2>/dev/null", exe);
+	f = popen(cmd, "r");
+	if (!f)
+		return error("cannot run %s: %s", cmd, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Version: %31s", v) == 1)
+			break;
+	pclose(f);
+	if (!v[0])
+		return error("`%s` printed no \"Version:\" line", cmd);
+	snprintf(version, len, "%s", v);
+	return 0;
+}
+
 /* `criu --version` of /proc/PID/exe (the binary that runs, even if its path
  * is gone or in another mount namespace): "Version: 4.2". */
 static int criu_version(struct attach *a)
 {
-	char cmd[96], line[256];
-	FILE *f;
+	char exe[64];
 
-	snprintf(cmd, sizeof(cmd), "/proc/%d/exe --version 2>/dev/null", a->criu_pid);
-	f = popen(cmd, "r");
-	if (!f)
-		return error("cannot run %s: %s", cmd, strerror(errno));
-	a->version[0] = 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Version: %31s", a->version) == 1)
-			break;
-	pclose(f);
-	if (!a->version[0])
-		return error("criu pid %d: `%s` printed no \"Version:\" line", a->criu_pid, cmd);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", a->criu_pid);
+	if (attach_criu_version(exe, a->version, sizeof(a->version)))
+		return error("criu pid %d: no version", a->criu_pid);
 	return 0;
 }
 
-static int version_verified(const char *v)
+int attach_version_verified(const char *v)
 {
 	const char *const *p;
 
@@ -248,14 +258,10 @@ static size_t tree_pids(pid_t criu, pid_t *pids, size_t max)
 	return n;
 }
 
-int attach_open(struct attach *a, pid_t pid)
+int attach_identify(struct attach *a, pid_t pid, const char *version)
 {
-	pid_t pids[ATTACH_MAX_TASKS], tids[ATTACH_MAX_TASKS];
-	const char *why = "no task sleeps in futex(FUTEX_WAIT) on a shared mapping";
-	size_t n, i, j;
 	struct stat st;
 	char path[64];
-	int try;
 
 	memset(a, 0, sizeof(*a));
 	if (kill(pid, 0) && errno == ESRCH)
@@ -271,24 +277,47 @@ int attach_open(struct attach *a, pid_t pid)
 	a->exe_ino = st.st_ino;
 	if (readlink(path, a->criu_exe, sizeof(a->criu_exe) - 1) < 0)
 		snprintf(a->criu_exe, sizeof(a->criu_exe), "?");
-	if (criu_version(a))
+	if (version)
+		snprintf(a->version, sizeof(a->version), "%s", version);
+	else if (criu_version(a))
 		return -1;
-	if (!version_verified(a->version))
+	if (!attach_version_verified(a->version))
 		return error("attach: criu pid %d is version %s (by `%s --version`); crstep knows the "
 			     "task_entries layout and stage numbers of CRIU 4.2 only and will not guess",
 			     a->criu_pid, a->version, a->criu_exe);
 	criu_images_dir(a);
 	read_pstree(a);
+	return 0;
+}
+
+int attach_locate(struct attach *a, const char **why)
+{
+	pid_t pids[ATTACH_MAX_TASKS], tids[ATTACH_MAX_TASKS];
+	size_t n, i, j;
+
+	*why = "no task sleeps in futex(FUTEX_WAIT) on a shared mapping";
+	n = tree_pids(a->criu_pid, pids, ATTACH_MAX_TASKS);
+	for (i = 0; i < n; i++) {
+		size_t nt = proc_threads(pids[i], tids, ATTACH_MAX_TASKS);
+
+		for (j = 0; j < nt; j++)
+			if (!locate_from(a, pids[i], tids[j], why))
+				return 0;
+	}
+	return -1;
+}
+
+int attach_open(struct attach *a, pid_t pid)
+{
+	const char *why;
+	int try;
+
+	if (attach_identify(a, pid, NULL))
+		return -1;
 	/* A task between two futex calls is not waiting: look a few times. */
 	for (try = 0; try < 20; try++) {
-		n = tree_pids(a->criu_pid, pids, ATTACH_MAX_TASKS);
-		for (i = 0; i < n; i++) {
-			size_t nt = proc_threads(pids[i], tids, ATTACH_MAX_TASKS);
-
-			for (j = 0; j < nt; j++)
-				if (!locate_from(a, pids[i], tids[j], &why))
-					return 0;
-		}
+		if (!attach_locate(a, &why))
+			return 0;
 		usleep(50000);
 	}
 	return error("attach: criu %s pid %d: cannot confirm where its task_entries is (%s); "
@@ -374,6 +403,14 @@ static void task_where(const struct attach *a, struct attach_task *t)
 		t->where = AT_WAIT_START;
 	else if (te && sc.args[0] == te + CRIU_TE_OFF_NR_IN_PROGRESS)
 		t->where = AT_WAIT_INPROGRESS;
+}
+
+enum attach_where attach_criu_where(struct attach *a)
+{
+	struct attach_task t = { .tid = a->criu_pid, .tgid = a->criu_pid, .criu = 1 };
+
+	task_where(a, &t);
+	return t.where;
 }
 
 static void add_task(struct attach *a, pid_t tgid, pid_t tid, int in_tree)

@@ -98,10 +98,22 @@ struct attach {
  * locate and validate task_entries.  -1 with a message when the layout
  * cannot be confirmed. */
 int attach_open(struct attach *a, pid_t pid);
+/* attach_open() in two steps, for `crstep watch`, which starts criu and
+ * looks for task_entries until the first task waits: identify criu (-1
+ * with a message; version: what its binary said, NULL to ask it), then
+ * one quiet look (-1 and why when not found). */
+int attach_identify(struct attach *a, pid_t pid, const char *version);
+/* `EXE --version`'s "Version: X" (EXE a path; no shell quoting in it). */
+int attach_criu_version(const char *exe, char *version, size_t len);
+int attach_version_verified(const char *version);
+int attach_locate(struct attach *a, const char **why);
 /* Re-read task_entries from criu: 0, or -1 when criu is gone. */
 int attach_read_te(struct attach *a);
 /* Re-read the tree and where each task is. */
 int attach_scan(struct attach *a);
+
+/* Where criu's main thread is now (one /proc read: cheap enough to sample). */
+enum attach_where attach_criu_where(struct attach *a);
 
 void attach_info_tasks(FILE *out, struct attach *a);
 void attach_info_barrier(FILE *out, struct attach *a);

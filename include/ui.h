@@ -12,6 +12,7 @@ int cmd_check(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* The front ends the stepper drives (stepper.h): the line interface
  * (ui/cli.c) and the full-screen UI (ui/tui.c). */

@@ -17,6 +17,7 @@ static const struct subcommand {
 	{ "show", cmd_show, "show FILE.img | --tree DIR   print an image as crit does" },
 	{ "check", cmd_check, "check [--restorable] DIR   check a directory of images for consistency" },
 	{ "attach", cmd_attach, "attach PID [--batch] [-ex CMD]...   look at a running criu restore (read-only)" },
+	{ "watch", cmd_watch, "watch [--watchdog SECS] -- criu restore ARGS...   run criu, follow its barrier" },
 	{ "dump", cmd_dump, "dump -t PID -D DIR       dump a simple process into CRIU-format images" },
 	{ NULL, NULL, NULL },
 };

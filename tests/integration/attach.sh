@@ -15,7 +15,11 @@
 #   4. the threads fixture held as in 1: the threads and nr_threads, and a
 #      watchdog that sees criu finish (COMPLETE, exit 0);
 #   5. the zombie fixture held as in 1: the zombie is shown as one and is
-#      not counted as outstanding; commands read from stdin.
+#      not counted as outstanding; commands read from stdin;
+#   6. `crstep watch -- criu restore` of the tree: every switch, who makes
+#      it, the timeline, criu's exit status;
+#   7. `crstep watch --watchdog 1` of a restore held as in 1: the hang
+#      report, exit 3, criu left running and finishing.
 # Then the restore must go on untouched: attach is read-only.
 . "$(dirname "$0")/../lib.sh"
 CRIU=/var/tmp/criu-4.2/bin/criu
@@ -29,6 +33,12 @@ expect_run 4 "attach without a pid is a usage error" "$CRSTEP" attach
 expect_run 2 "attach to a process that is no criu restore is refused" "$CRSTEP" attach $$
 grep -q "is a .criu restore" "$TMP/err"
 ok $? "the refusal says no criu restore was found"
+
+expect_run 4 "watch without a command is a usage error" "$CRSTEP" watch
+expect_run 4 "watch of a command that is no restore is a usage error" "$CRSTEP" watch -- ls /
+expect_run 2 "watch of a binary that is no criu is refused before it runs" "$CRSTEP" watch -- /bin/true restore
+grep -q 'printed no "Version:" line' "$TMP/err"
+ok $? "the refusal says the binary gave no criu version"
 
 if [ ! -x "$CRIU" ]; then
 	skip "upstream criu not at $CRIU: attach is not tried on a real criu restore"
@@ -219,9 +229,51 @@ grep -q "^nr_tasks=2 nr_threads=1 nr_helpers=0 cr_err=0 (pstree.img: 2 tasks, 2 
 	grep -q "^stage RESTORE_SIGCHLD (start=4): nr_in_progress=0 of 1 participants" "$a5" &&
 	grep -q "^Held by: criu" "$a5" && ! grep -q "^  task 30401" "$a5"
 ok $? "the zombie is off nr_threads and not outstanding"
+# 6. crstep watch from criu's start to its end.
+cat >"$TMP/watch.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+"$CRSTEP" watch --counts -- "$CRIU" restore -D "$F/images" -d -o "$TMP/criu6.log" -v4 >"$TMP/a6.out" 2>&1
+echo \$? >"$TMP/a6.rc"
+sleep 0.6
+sh "$F/check.sh" 30200 >"$TMP/check6.out" 2>&1
+echo \$? >"$TMP/check6.rc"
+EOS
+unshare -p -f --mount-proc sh "$TMP/watch.sh"
+a6=$TMP/a6.out
+[ "$(cat "$TMP/a6.rc")" = 0 ] && grep -q "^watching criu 4.2 pid" "$a6" &&
+	grep -q "^+ *[0-9.]* ms  criu exited with status 0 (last stage seen COMPLETE)" "$a6"
+ok $? "watch: criu's restore followed to its end, exit 0 as criu's"
+grep -q "^+ *[0-9.]* ms  FORKING -> RESTORE  by root (CRIU 4.2)" "$a6" &&
+	grep -Eq "^\+ *[0-9.]* ms  (RESTORE_CREDS|RESTORE_SIGCHLD|RESTORE) -> COMPLETE  by criu \(CRIU 4.2" "$a6"
+ok $? "watch: the switches, FORKING -> RESTORE by the root, COMPLETE by criu (a sample may miss a stage)"
+grep -q "^  RESTORE  *[0-9.]* \.\. *[0-9.]*  ([0-9.]* ms)" "$a6" && grep -q "^timeline" "$a6"
+ok $? "watch: a timeline with the time spent in each stage"
+[ "$(cat "$TMP/check6.rc")" = 0 ]
+ok $? "watch: the tree criu restored continues (watch changed nothing)"
+
+# 7. crstep watch of a held restore: the watchdog.
+cat >"$TMP/watch-held.sh" <<EOS
+sh "$F/prepare.sh" >/dev/null || exit 1
+HOLD_SECS=4 "$CRSTEP" watch --watchdog 1 -- "$CRIU" restore -D "$F/images" -d --action-script "$TMP/hold.sh" \\
+	-o "$TMP/criu7.log" -v4 >"$TMP/a7.out" 2>&1
+echo \$? >"$TMP/a7.rc"
+criu=\$(sed -n 's/^criu pid \([0-9]*\) is left running.*/\1/p' "$TMP/a7.out")
+while [ -n "\$criu" ] && kill -0 "\$criu" 2>/dev/null; do sleep 0.1; done
+sleep 0.6
+sh "$F/check.sh" 30200 >"$TMP/check7.out" 2>&1
+echo \$? >"$TMP/check7.rc"
+EOS
+unshare -p -f --mount-proc sh "$TMP/watch-held.sh"
+a7=$TMP/a7.out
+[ "$(cat "$TMP/a7.rc")" = 3 ] && grep -q "^watchdog: no change of start or nr_in_progress for 1 s" "$a7" &&
+	grep -q "^Held by: criu [0-9]*, waiting (wait4) for its child [0-9]* hold.sh" "$a7"
+ok $? "watch --watchdog 1: the hang report names criu held by its action script, exit 3"
+grep -q "^criu pid [0-9]* is left running" "$a7" && [ "$(cat "$TMP/check7.rc")" = 0 ]
+ok $? "watch: criu was left running and finished the restore after the script"
+
 # On any failure: what attach printed, for the log.
 if [ "$t_failed" -ne 0 ]; then
-	for f in a0 a1 w1 check1 a2 a3 a4 a5; do
+	for f in a0 a1 w1 check1 a2 a3 a4 a5 a6 check6 a7 check7; do
 		[ -e "$TMP/$f.out" ] && sed "s/^/# $f: /" "$TMP/$f.out"
 	done
 fi
