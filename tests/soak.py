@@ -175,12 +175,20 @@ def alive(noted, deadline):
 
 
 def sh(cmd, *args, timeout=60):
+    """cmd in a session of its own: on a timeout, its whole process group
+    goes (what a check.sh started is no leftover of the restore)."""
+    p = subprocess.Popen(['sh', '-c', cmd, 'soak'] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        r = subprocess.run(['sh', '-c', cmd, 'soak'] + [str(a) for a in args], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-        return r.returncode, r.stdout.decode(errors='replace')
-    except subprocess.TimeoutExpired as e:
-        return -1, (e.stdout or b'').decode(errors='replace') + '\n(timed out after %d s)' % timeout
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(errors='replace')
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        out, _ = p.communicate()
+        return -1, out.decode(errors='replace') + '\n(timed out after %d s)' % timeout
 
 
 class Run:
