@@ -21,6 +21,13 @@ struct syscall_line {
 #define NR_FUTEX 202
 #define FUTEX_CMD_MASK 0x7f	/* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
 
+/* futex(FUTEX_WAIT), or FUTEX_WAIT_BITSET (crstep's controller waits with
+ * an absolute deadline). */
+static inline int futex_wait(const struct syscall_line *sc)
+{
+	return sc->nr == NR_FUTEX && ((sc->args[1] & FUTEX_CMD_MASK) == 0 || (sc->args[1] & FUTEX_CMD_MASK) == 9);
+}
+
 int read_text(const char *path, char *buf, size_t len);
 pid_t proc_ppid(pid_t pid);
 int proc_syscall(pid_t tid, struct syscall_line *sc);

@@ -12,6 +12,7 @@
  * that address we take the shmem file (dev, inode) and the structure's
  * offset in it, then find the same offset in criu's own maps. */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "attach-priv.h"
 #include "image.h"
 #include "log.h"
+#include "protocol.h"
 #include "restore.h"
 
 /* The versions whose task_entries layout and stage numbers were checked
@@ -50,38 +52,123 @@ static int proc_cmdline(pid_t pid, char *buf, size_t len)
 	return read_text(path, buf, len);
 }
 
-static int is_criu_restore(pid_t pid)
+static int same_file(const char *a, const char *b)
 {
-	char path[64], exe[512], args[4096], *p;
+	struct stat sa, sb;
+
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* KIND_CRIU: a binary named criu with "restore" in its arguments;
+ * KIND_CRSTEP: this very crstep binary running `restore` (its layout is
+ * the one compiled in here; another build's is not assumed). */
+static int restore_kind(pid_t pid)
+{
+	char path[64], exe[512], args[4096], *p, *command = NULL;
+	int len, restore = 0;
 	ssize_t n;
-	int len;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	if (n <= 0)
-		return 0;
+		return KIND_NONE;
 	exe[n] = 0;
-	p = strrchr(exe, '/');
-	if (strcmp(p ? p + 1 : exe, "criu"))
-		return 0;
 	len = proc_cmdline(pid, args, sizeof(args));
-	for (p = args; p < args + len; p += strlen(p) + 1)
-		if (!strcmp(p, "restore"))
-			return 1;
+	for (p = args; p < args + len; p += strlen(p) + 1) {
+		restore |= !strcmp(p, "restore");
+		if (p > args && !command && p[0] != '-')
+			command = p;
+	}
+	if (!restore)
+		return KIND_NONE;
+	p = strrchr(exe, '/');
+	if (!strcmp(p ? p + 1 : exe, "criu"))
+		return KIND_CRIU;
+	/* crstep's subcommand is its first word that is no flag (not
+	 * `crstep watch -- criu restore`, the parent of a watched criu) */
+	return command && !strcmp(command, "restore") && same_file(path, "/proc/self/exe") ? KIND_CRSTEP : KIND_NONE;
+}
+
+/* The controller is the topmost ancestor of pid (pid included) that runs a
+ * restore: the tasks it forks run its code, with its command line, until
+ * the restorer blob gives them their own. */
+static pid_t find_criu(pid_t pid, int *kind)
+{
+	pid_t found = 0, p;
+	int k;
+
+	for (p = pid; p > 1; p = proc_ppid(p))
+		if ((k = restore_kind(p)) != KIND_NONE) {
+			found = p;
+			*kind = k;
+		}
+	return found;
+}
+
+/* crstep's --protocol from its command line (the default if absent). */
+static const struct protocol *crstep_protocol(pid_t pid)
+{
+	char args[4096], *p;
+	int len = proc_cmdline(pid, args, sizeof(args)), v = PROTO_DEFAULT;
+
+	for (p = args; p < args + len; p += strlen(p) + 1) {
+		char *next = p + strlen(p) + 1;
+
+		if (!strcmp(p, "--protocol") && next < args + len && protocol_by_name(next) >= 0)
+			v = protocol_by_name(next);
+		else if (!strncmp(p, "--protocol=", 11) && protocol_by_name(p + 11) >= 0)
+			v = protocol_by_name(p + 11);
+	}
+	return protocol_get(v);
+}
+
+const char *attach_stage_name(const struct attach *a, int stage)
+{
+	return a->kind == KIND_CRSTEP ? stage_name(stage) : criu_stage_name(stage);
+}
+
+uint32_t attach_participants(const struct attach *a, int stage)
+{
+	const struct criu_task_entries *te = &a->te;
+
+	if (a->kind == KIND_CRSTEP)
+		return stage_participants(a->proto, stage, a->cte);
+	/* stage_participants() of CRIU 4.2's cr-restore.c */
+	switch (stage) {
+	case CRIU_STATE_ROOT_TASK:
+	case CRIU_STATE_PREPARE_NAMESPACES:
+		return 1;
+	case CRIU_STATE_FORKING:
+		return te->nr_tasks + te->nr_helpers;
+	case CRIU_STATE_RESTORE:
+		return te->nr_threads + te->nr_helpers;
+	case CRIU_STATE_RESTORE_SIGCHLD:
+	case CRIU_STATE_RESTORE_CREDS:
+		return te->nr_threads;
+	}
 	return 0;
 }
 
-/* criu is the topmost ancestor of pid (pid included) that is a criu
- * binary running `restore`: the tasks it forks run criu's code, with its
- * command line, until the restorer blob gives them their own. */
-static pid_t find_criu(pid_t pid)
+/* Read the task_entries at base in pid's memory into te, in CRIU's
+ * words: crstep's own area (barrier.h) is read up to its recording part
+ * (a->cte keeps it, for the protocol's counts) and translated; its abort
+ * bit reads as CRIU's abort value. */
+static int te_read(struct attach *a, pid_t pid, unsigned long base, struct criu_task_entries *te)
 {
-	pid_t found = 0, p;
+	struct task_entries *c = a->cte;
 
-	for (p = pid; p > 1; p = proc_ppid(p))
-		if (is_criu_restore(p))
-			found = p;
-	return found;
+	if (a->kind == KIND_CRIU)
+		return vm_read(pid, base, te, sizeof(*te));
+	if (vm_read(pid, base, c, offsetof(struct task_entries, event_next)))
+		return -1;
+	memset(te, 0, sizeof(*te));
+	te->nr_threads = (int32_t)c->nr_threads;
+	te->nr_tasks = (int32_t)c->nr_tasks;
+	te->nr_helpers = (int32_t)c->nr_helpers;
+	te->nr_in_progress = c->nr_in_progress & BARRIER_ABORT_BIT ? 0xffffffffu : c->nr_in_progress;
+	te->start = c->start;
+	te->cr_err = c->cr_err;
+	return 0;
 }
 
 int attach_criu_version(const char *exe, char *version, size_t len)
@@ -191,7 +278,8 @@ static const char *te_implausible(const struct attach *a, const struct criu_task
 		return "nr_threads out of range";
 	if (te->nr_helpers < 0 || te->nr_helpers > 1 << 16)
 		return "nr_helpers out of range";
-	if (te->start < CRIU_STATE_FAIL || te->start > CRIU_STATE_COMPLETE)
+	if (te->start < CRIU_STATE_FAIL ||
+	    te->start > (a->kind == KIND_CRSTEP ? CR_STATE_COMPLETE : CRIU_STATE_COMPLETE))
 		return "start is no CR_STATE_*";
 	if (te->nr_in_progress != 0xffffffffu &&
 	    te->nr_in_progress > (uint32_t)(te->nr_threads + te->nr_helpers + te->nr_tasks))
@@ -210,12 +298,12 @@ static const char *te_implausible(const struct attach *a, const struct criu_task
 /* Try the futex tid sleeps on as &start or &nr_in_progress. */
 static int locate_from(struct attach *a, pid_t tgid, pid_t tid, const char **why)
 {
-	static const unsigned long offs[] = { CRIU_TE_OFF_START, CRIU_TE_OFF_NR_IN_PROGRESS };
+	const unsigned long offs[] = { a->off_start, a->off_count };
 	struct syscall_line sc;
 	struct map m;
 	size_t i;
 
-	if (proc_syscall(tid, &sc) || sc.nr != NR_FUTEX || (sc.args[1] & FUTEX_CMD_MASK) != 0)
+	if (proc_syscall(tid, &sc) || !futex_wait(&sc))
 		return -1;
 	if (map_of_addr(tgid, sc.args[0], &m) || m.perms[3] != 's')
 		return -1;	/* a private futex: not the shared barrier */
@@ -224,9 +312,9 @@ static int locate_from(struct attach *a, pid_t tgid, pid_t tid, const char **why
 		unsigned long base = sc.args[0] - offs[i];
 		uint32_t word;
 
-		if (base < m.start || vm_read(tgid, base, &te, sizeof(te)))
+		if (base < m.start || te_read(a, tgid, base, &te))
 			continue;
-		memcpy(&word, (char *)&te + offs[i], 4);
+		word = i == 0 ? (uint32_t)te.start : te.nr_in_progress;
 		if (word != (uint32_t)sc.args[2]) {
 			*why = "the futex word moved on while being read";
 			continue;
@@ -263,13 +351,30 @@ int attach_identify(struct attach *a, pid_t pid, const char *version)
 	struct stat st;
 	char path[64];
 
+	struct task_entries *cte = a->cte;
+
 	memset(a, 0, sizeof(*a));
+	a->cte = cte;
 	if (kill(pid, 0) && errno == ESRCH)
 		return error("attach: no process %d", pid);
-	a->criu_pid = find_criu(pid);
+	a->criu_pid = find_criu(pid, &a->kind);
 	if (!a->criu_pid)
 		return error("attach: neither %d nor any of its ancestors is a `criu restore` "
-			     "(an executable named criu with \"restore\" in its arguments)", pid);
+			     "(an executable named criu with \"restore\" in its arguments) "
+			     "or this crstep's `crstep restore`", pid);
+	a->off_start = CRIU_TE_OFF_START;
+	a->off_count = CRIU_TE_OFF_NR_IN_PROGRESS;
+	snprintf(a->ctl, sizeof(a->ctl), "criu");
+	if (a->kind == KIND_CRSTEP) {
+		/* crstep's own restore: the layout compiled in here. */
+		if (!a->cte && !(a->cte = calloc(1, sizeof(*a->cte))))
+			return error("out of memory");
+		a->off_start = offsetof(struct task_entries, start);
+		a->off_count = offsetof(struct task_entries, nr_in_progress);
+		a->proto = crstep_protocol(a->criu_pid);
+		snprintf(a->ctl, sizeof(a->ctl), "crstep");
+		version = "(this build)";
+	}
 	snprintf(path, sizeof(path), "/proc/%d/exe", a->criu_pid);
 	if (stat(path, &st))
 		return error("attach: criu pid %d: %s: %s", a->criu_pid, path, strerror(errno));
@@ -281,6 +386,12 @@ int attach_identify(struct attach *a, pid_t pid, const char *version)
 		snprintf(a->version, sizeof(a->version), "%s", version);
 	else if (criu_version(a))
 		return -1;
+	if (a->kind == KIND_CRSTEP) {
+		/* No pstree.img read: the images are crstep's positional
+		 * argument, and its own area knows the counts. */
+		a->pstree_nr_tasks = a->pstree_nr_threads = -1;
+		return 0;
+	}
 	if (!attach_version_verified(a->version))
 		return error("attach: criu pid %d is version %s (by `%s --version`); crstep knows the "
 			     "task_entries layout and stage numbers of CRIU 4.2 only and will not guess",
@@ -326,7 +437,7 @@ int attach_open(struct attach *a, pid_t pid)
 
 int attach_read_te(struct attach *a)
 {
-	return vm_read(a->criu_pid, a->te_addr, &a->te, sizeof(a->te));
+	return te_read(a, a->criu_pid, a->te_addr, &a->te);
 }
 
 /* The innermost pid of /proc/PID/status's NSpid: the pid CRIU restored. */
@@ -359,7 +470,7 @@ static enum attach_code task_code(const struct attach *a, struct attach_task *t)
 
 	if (t->criu)
 		return CODE_CRIU;
-	if (!t->in_tree)
+	if (!t->in_tree && !t->reaper)
 		return CODE_OTHER;
 	if (t->ip && !map_of_addr(t->tgid, t->ip, &m) && m.perms[2] == 'x' && !m.path[0])
 		return CODE_RESTORER;
@@ -392,16 +503,16 @@ static void task_where(const struct attach *a, struct attach_task *t)
 		return;
 	}
 	t->where = AT_SYSCALL;
-	if (sc.nr != NR_FUTEX || (sc.args[1] & FUTEX_CMD_MASK) != 0)
+	if (!futex_wait(&sc))
 		return;
 	t->where = AT_OTHER_FUTEX;
 	t->wait_val = (uint32_t)sc.args[2];
 	/* The restorer mremaps the shared area: find task_entries in this
 	 * task's own maps. */
 	te = addr_of_file_off(t->tgid, a->map_major, a->map_minor, a->map_ino, a->te_file_off);
-	if (te && sc.args[0] == te + CRIU_TE_OFF_START)
+	if (te && sc.args[0] == te + a->off_start)
 		t->where = AT_WAIT_START;
-	else if (te && sc.args[0] == te + CRIU_TE_OFF_NR_IN_PROGRESS)
+	else if (te && sc.args[0] == te + a->off_count)
 		t->where = AT_WAIT_INPROGRESS;
 }
 
@@ -413,7 +524,7 @@ enum attach_where attach_criu_where(struct attach *a)
 	return t.where;
 }
 
-static void add_task(struct attach *a, pid_t tgid, pid_t tid, int in_tree)
+static void add_task(struct attach *a, pid_t tgid, pid_t tid, int in_tree, int reaper)
 {
 	struct attach_task *t;
 	char path[96];
@@ -427,6 +538,7 @@ static void add_task(struct attach *a, pid_t tgid, pid_t tid, int in_tree)
 	t->thread = tid != tgid;
 	t->criu = tgid == a->criu_pid;
 	t->in_tree = in_tree;
+	t->reaper = reaper;
 	t->ns_pid = ns_pid(tid);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", tgid, tid);
 	read_text(path, t->comm, sizeof(t->comm));
@@ -460,7 +572,10 @@ int attach_scan(struct attach *a)
 	for (i = 0; i < n && n < ATTACH_MAX_TASKS; i++) {
 		pid_t kids[ATTACH_MAX_TASKS];
 		size_t nk = proc_children(pids[i], kids, ATTACH_MAX_TASKS), k;
-		int in_tree = i == 0 ? 0 :
+		/* crstep's reaper, the init of the tree's pid namespace,
+		 * maps the area too but is no participant. */
+		int reaper = i && a->kind == KIND_CRSTEP && ns_pid(pids[i]) == 1 && ns_pid(a->criu_pid) != 1;
+		int in_tree = i == 0 || reaper ? 0 :
 			addr_of_file_off(pids[i], a->map_major, a->map_minor, a->map_ino, a->te_file_off) ||
 			in_pstree(a, ns_pid(pids[i]));
 		size_t nt = proc_threads(pids[i], tids, ATTACH_MAX_TASKS);
@@ -468,10 +583,10 @@ int attach_scan(struct attach *a)
 		if (i && !nt)
 			continue;	/* gone */
 		for (j = 0; j < nt; j++)
-			add_task(a, pids[i], tids[j], in_tree);
-		/* Only criu's and the tree's children belong here: not what
-		 * an action script starts. */
-		if (i && !in_tree)
+			add_task(a, pids[i], tids[j], in_tree, reaper);
+		/* Only the controller's and the tree's children belong
+		 * here: not what an action script starts. */
+		if (i && !in_tree && !reaper)
 			continue;
 		for (k = 0; k < nk && n < ATTACH_MAX_TASKS; k++)
 			pids[n++] = kids[k];

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+struct protocol;
+struct task_entries;
+
 /* CRIU 4.2's struct task_entries (criu/include/rst_info.h), field by field:
  * ints and futex_t/atomic_t/mutex_t words, 4 bytes each, no padding. */
 struct criu_task_entries {
@@ -60,7 +63,8 @@ struct attach_task {
 	pid_t tid, tgid;	/* as seen from crstep's pid namespace */
 	pid_t ns_pid;		/* innermost NSpid: the restored pid */
 	int thread;		/* not the thread-group leader */
-	int criu;		/* the criu process itself */
+	int criu;		/* the controller process itself (criu or crstep) */
+	int reaper;		/* crstep's pid-namespace init, outside the tree */
 	int in_tree;		/* maps task_entries: a task criu restores */
 	char comm[32], state[4], wchan[64], syscall[256];
 	enum attach_where where;
@@ -72,8 +76,19 @@ struct attach_task {
 
 #define ATTACH_MAX_TASKS 256
 
+enum attach_kind {
+	KIND_NONE,
+	KIND_CRIU,		/* upstream criu 4.2: CRIU's task_entries */
+	KIND_CRSTEP,		/* this crstep's own `crstep restore`: barrier.h's */
+};
+
 struct attach {
-	pid_t criu_pid;
+	pid_t criu_pid;		/* the controller: criu, or crstep (or its reaper) */
+	int kind;		/* enum attach_kind */
+	char ctl[8];		/* "criu" or "crstep", as reports name it */
+	unsigned long off_start, off_count;	/* of start and nr_in_progress */
+	const struct protocol *proto;		/* crstep's --protocol */
+	struct task_entries *cte;		/* crstep's area, as last read */
 	char criu_exe[512];
 	dev_t exe_dev;
 	ino_t exe_ino;
@@ -114,6 +129,11 @@ int attach_scan(struct attach *a);
 
 /* Where criu's main thread is now (one /proc read: cheap enough to sample). */
 enum attach_where attach_criu_where(struct attach *a);
+
+/* The stage's name and participants in the attached restore's terms
+ * (crstep numbers PRE_RESTORER between FORKING and RESTORE). */
+const char *attach_stage_name(const struct attach *a, int stage);
+uint32_t attach_participants(const struct attach *a, int stage);
 
 void attach_info_tasks(FILE *out, struct attach *a);
 void attach_info_barrier(FILE *out, struct attach *a);

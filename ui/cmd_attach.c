@@ -17,8 +17,9 @@
 static void attach_usage(FILE *f)
 {
 	fprintf(f, "usage: crstep attach PID [--batch] [-ex CMD]... [--watchdog SECS]\n\n"
-		"PID is a running `criu restore` (CRIU 4.2) or any task of the tree it restores.\n"
-		"Read-only: /proc and process_vm_readv; criu and its tasks are never written\n"
+		"PID is a running `criu restore` (CRIU 4.2), or this crstep's own `crstep restore`,\n"
+		"or any task of the tree it restores.\n"
+		"Read-only: /proc and process_vm_readv; the restore and its tasks are never written\n"
 		"nor stopped.\n\n"
 		"  --batch            run the -ex commands (and the watchdog), then exit\n"
 		"  -ex CMD            a command: info tasks | info barrier | info hang | quit\n"
@@ -103,7 +104,8 @@ static int run_cmd(struct watch *w, const char *line)
 		return -1;
 	}
 	if (watch_poll(w) < 0) {
-		printf("criu pid %d has ended (last stage seen %s)\n", w->a->criu_pid, criu_stage_name(w->start));
+		printf("%s pid %d has ended (last stage seen %s)\n", w->a->ctl, w->a->criu_pid,
+		       attach_stage_name(w->a, w->start));
 		return 1;
 	}
 	attach_scan(w->a);
@@ -132,6 +134,14 @@ static int tree_runs_on(const struct attach *a)
 	return 0;
 }
 
+/* RESTORE_SIGCHLD or later (the two layouts number them differently). */
+static int past_restore(const struct attach *a, int stage)
+{
+	const char *n = attach_stage_name(a, stage);
+
+	return !strcmp(n, "RESTORE_SIGCHLD") || !strcmp(n, "RESTORE_CREDS") || !strcmp(n, "COMPLETE");
+}
+
 static int watchdog(struct watch *w, unsigned secs)
 {
 	attach_scan(w->a);	/* the tree, for tree_runs_on() */
@@ -139,11 +149,11 @@ static int watchdog(struct watch *w, unsigned secs)
 		int r = watch_poll(w);
 
 		if (r < 0) {
-			printf("criu pid %d has ended (last stage seen %s)\n", w->a->criu_pid,
-			       criu_stage_name(w->start));
-			if (w->start == CRIU_STATE_COMPLETE)
+			printf("%s pid %d has ended (last stage seen %s)\n", w->a->ctl, w->a->criu_pid,
+			       attach_stage_name(w->a, w->start));
+			if (!strcmp(attach_stage_name(w->a, w->start), "COMPLETE"))
 				return EXIT_OK;
-			return w->start >= CRIU_STATE_RESTORE_SIGCHLD && tree_runs_on(w->a) ? EXIT_OK : EXIT_FAIL;
+			return past_restore(w->a, w->start) && tree_runs_on(w->a) ? EXIT_OK : EXIT_FAIL;
 		}
 		if (elapsed(&w->since) >= secs) {
 			attach_scan(w->a);
@@ -228,7 +238,7 @@ int cmd_attach(int argc, char **argv)
 	w.start = a.te.start;
 	w.nr_in_progress = a.te.nr_in_progress;
 	clock_gettime(CLOCK_MONOTONIC, &w.since);
-	printf("attached to criu %s pid %d (read-only)\n", a.version, a.criu_pid);
+	printf("attached to %s %s pid %d (read-only)\n", a.ctl, a.version, a.criu_pid);
 	for (i = 0; i < nr_ex && ret == EXIT_OK; i++) {
 		int r = run_cmd(&w, ex[i]);
 

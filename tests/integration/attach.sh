@@ -21,6 +21,8 @@
 #   7. `crstep watch --watchdog 1` of a restore held as in 1: the hang
 #      report, exit 3, criu left running and finishing.
 # Then the restore must go on untouched: attach is read-only.
+# Before those (and in CI, which has no criu): attach to crstep's own
+# restore of the tree, hung by --inject hang in RESTORE: the same report.
 . "$(dirname "$0")/../lib.sh"
 CRIU=/var/tmp/criu-4.2/bin/criu
 # criu writes stats-restore into its -D directory: restore copies, never
@@ -39,6 +41,40 @@ expect_run 4 "watch of a command that is no restore is a usage error" "$CRSTEP" 
 expect_run 2 "watch of a binary that is no criu is refused before it runs" "$CRSTEP" watch -- /bin/true restore
 grep -q 'printed no "Version:" line' "$TMP/err"
 ok $? "the refusal says the binary gave no criu version"
+
+# crstep's own restore, held by a task that hangs in RESTORE.
+sh "$F/prepare.sh" >/dev/null 2>&1
+"$CRSTEP" restore --batch --watchdog 0 --timeout 60 --inject hang:task=30201:stage=RESTORE "$F/images" \
+	>"$TMP/own.out" 2>&1 &
+own=$!
+i=0
+until "$CRSTEP" attach $own --batch -ex 'info barrier' >"$TMP/c0.out" 2>&1 &&
+	grep -q "^stage RESTORE (start=4): nr_in_progress=2 of 3 participants" "$TMP/c0.out"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || break
+	sleep 0.1
+done
+"$CRSTEP" attach $own --batch -ex 'info tasks' -ex 'info barrier' -ex 'info hang' --watchdog 1 >"$TMP/c1.out" 2>&1
+st=$?
+c1=$TMP/c1.out
+[ $st = 3 ] && grep -q "^attached to crstep (this build) pid $own (read-only)" "$c1"
+ok $? "attach to a hung crstep restore: found its own area, --watchdog 1 exits 3 ($st)"
+grep -q "^$own *$own *crstep .*waits on nr_in_progress == 2" "$c1" &&
+	grep -q "^[0-9]* *1 *reaper " "$c1" &&
+	grep -q "^[0-9]* *30201 *task .*in syscall 130, in the restorer blob" "$c1" &&
+	grep -q "^[0-9]* *30202 *task .*waits on start == 4 (for the switch out of RESTORE), in the restorer blob" "$c1"
+ok $? "info tasks: the controller on nr_in_progress, the reaper, 30201 in rt_sigsuspend, 30202 arrived"
+grep -q "^stage RESTORE (start=4): nr_in_progress=2 of 3 participants" "$c1" &&
+	grep -q "^nr_tasks=3 nr_threads=3 nr_helpers=0 cr_err=0" "$c1"
+ok $? "info barrier: RESTORE, nr_in_progress 2 of 3 (crstep's own stage numbers and counts)"
+grep -q "^  task 30201: has not finished RESTORE$" "$c1" && grep -q "^Held by: task 30201 (pid [0-9]* here), state S" "$c1" &&
+	grep -q "^  task 30202: waits for the switch out of RESTORE" "$c1" && grep -q "sigsuspend" "$c1"
+ok $? "info hang and the watchdog: 30201 holds RESTORE, in rt_sigsuspend (kernel stack), 30202 arrived"
+kill -TERM $own 2>/dev/null
+wait $own
+no_restored
+ok $? "the hung crstep restore ends on SIGTERM and leaves nothing (attach changed nothing)"
+[ $t_failed -eq 0 ] || sed 's/^/# c1: /' "$c1"
 
 if [ ! -x "$CRIU" ]; then
 	skip "upstream criu not at $CRIU: attach is not tried on a real criu restore"
