@@ -600,3 +600,60 @@ int attach_scan(struct attach *a)
 	}
 	return a->nr ? 0 : -1;
 }
+
+/* CRIU 4.2's CR_STATE_* in crstep's numbering (barrier.h adds PRE_RESTORER
+ * after FORKING). */
+static int crstep_stage(int criu_stage)
+{
+	return criu_stage > CRIU_STATE_FORKING ? criu_stage + 1 : criu_stage;
+}
+
+int attach_te_view(struct attach *a, struct task_entries *te)
+{
+	int stage, root_seen = 0;
+	size_t i;
+
+	if (a->kind == KIND_CRSTEP)
+		return vm_read(a->criu_pid, a->te_addr, te, sizeof(*te));
+	memset(te, 0, sizeof(*te));
+	stage = crstep_stage(a->te.start);
+	te->start = stage;
+	te->nr_in_progress = a->te.nr_in_progress == 0xffffffffu ? BARRIER_ABORT_VALUE : a->te.nr_in_progress;
+	te->nr_tasks = (uint32_t)a->te.nr_tasks;
+	te->nr_threads = (uint32_t)a->te.nr_threads;
+	te->nr_helpers = (uint32_t)a->te.nr_helpers;
+	te->cr_err = a->te.cr_err;
+	for (i = 0; i < a->nr && te->nr_slots < BARRIER_NR_SLOTS; i++) {
+		const struct attach_task *t = &a->tasks[i];
+		struct task_slot *sl;
+
+		if (!t->in_tree)
+			continue;
+		sl = &te->slots[te->nr_slots++];
+		sl->pid = t->ns_pid;
+		sl->host_pid = t->tid;
+		sl->waiting_on = -1;
+		sl->held_bp = -1;
+		sl->stage_reached = -1;
+		if (t->where == AT_ZOMBIE) {
+			sl->role = ROLE_ZOMBIE;
+			te->nr_zombies++;
+		} else if (t->thread) {
+			sl->role = ROLE_THREAD;
+		} else {
+			/* the scan is breadth first from criu: its child in
+			 * the tree comes first, and that is the root */
+			sl->role = root_seen ? ROLE_TASK : ROLE_ROOT;
+			root_seen = 1;
+		}
+		if (t->where == AT_WAIT_START) {
+			int s = crstep_stage((int)t->wait_val);
+
+			sl->waiting_on = (int8_t)s;
+			sl->stage_reached = (int8_t)s;
+			if (s >= 0 && s < CR_STATE_NR)
+				sl->arrive_tsc[s] = 1;	/* arrived; the time is unknown */
+		}
+	}
+	return 0;
+}

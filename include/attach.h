@@ -135,6 +135,14 @@ enum attach_where attach_criu_where(struct attach *a);
 const char *attach_stage_name(const struct attach *a, int stage);
 uint32_t attach_participants(const struct attach *a, int stage);
 
+/* The attached restore as crstep's own area (barrier.h), for the
+ * stepper's expressions (`expect`): crstep's is read whole; CRIU's is
+ * translated from task_entries and the last attach_scan() (stage numbers
+ * in crstep's terms, a slot per task and thread of the tree, arrived =
+ * sleeping on start for the current stage; no events, so no performer).
+ * 0, or -1 when the controller is gone. */
+int attach_te_view(struct attach *a, struct task_entries *te);
+
 void attach_info_tasks(FILE *out, struct attach *a);
 void attach_info_barrier(FILE *out, struct attach *a);
 void attach_info_hang(FILE *out, struct attach *a, double secs);

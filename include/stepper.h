@@ -95,6 +95,12 @@ int expr_eval(const struct expr *e, const struct expr_env *env, int64_t *value,
 /* For a failed expect: "left = 0, right = 1" when e is a comparison,
  * else "value = 0".  Returns what snprintf returns. */
 int expr_explain(const struct expr *e, const struct expr_env *env, char *buf, size_t len);
+/* `expect EXPR [MESSAGE]` (rest: what follows the word) over env, as TAP
+ * test number n: prints `ok n - MESSAGE` or `not ok n - ...` with why (and
+ * "at origin" when given).  0 it held, 1 it did not, -1 a syntax error in
+ * err (nothing printed). */
+int expect_tap(FILE *out, const struct expr_env *env, const char *rest, int n, const char *origin,
+	       char *err, size_t errlen);
 
 /* Commands (stepper/cmd.c), for the line interface and its tests: TAB
  * completion of the word `word` that ends line_to_cursor.  Returns a

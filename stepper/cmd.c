@@ -528,19 +528,34 @@ static int cmd_undisplay(struct stepper *s, int argc, const char **argv, const c
 /* expect EXPR [MESSAGE]: one TAP line; the plan comes at the end. */
 static int cmd_expect(struct stepper *s, int argc, const char **argv, const char *rest)
 {
-	char err[200], why[200], msg[256];
-	const char *end;
 	struct expr_env env;
-	struct expr *e;
-	int64_t v = 0;
-	size_t expr_len;
-	int n;
+	char err[200];
+	int r;
 
 	(void)argc;
 	(void)argv;
-	e = expr_parse(rest, &end, err, sizeof(err));
-	if (!e)
+	stepper_expr_env(s, &env);
+	r = expect_tap(s->out, &env, rest, s->nr_expect + 1, s->origin, err, sizeof(err));
+	if (r < 0)
 		return cmd_error(s, "expect: %s", err);
+	s->nr_expect++;
+	s->nr_expect_failed += r;
+	return CMD_OK;
+}
+
+int expect_tap(FILE *out, const struct expr_env *env, const char *rest, int n, const char *origin,
+	       char *err, size_t errlen)
+{
+	char why[200], msg[256];
+	const char *end;
+	struct expr *e;
+	int64_t v = 0;
+	size_t expr_len;
+	int failed = 0;
+
+	e = expr_parse(rest, &end, err, errlen);
+	if (!e)
+		return -1;
 	if (*end) {
 		size_t l = strlen(end);
 
@@ -556,22 +571,20 @@ static int cmd_expect(struct stepper *s, int argc, const char **argv, const char
 	expr_len = end - rest;
 	while (expr_len && isspace((unsigned char)rest[expr_len - 1]))
 		expr_len--;
-	stepper_expr_env(s, &env);
-	n = ++s->nr_expect;
-	if (expr_eval(e, &env, &v, err, sizeof(err))) {
-		fprintf(s->out, "not ok %d - %s\n#   error: %s\n", n, msg, err);
-		s->nr_expect_failed++;
+	if (expr_eval(e, env, &v, why, sizeof(why))) {
+		fprintf(out, "not ok %d - %s\n#   error: %s\n", n, msg, why);
+		failed = 1;
 	} else if (!v) {
-		expr_explain(e, &env, why, sizeof(why));
-		fprintf(s->out, "not ok %d - %s\n#   %.*s: %s\n", n, msg, (int)expr_len, rest, why);
-		if (s->origin)
-			fprintf(s->out, "#   at %s\n", s->origin);
-		s->nr_expect_failed++;
+		expr_explain(e, env, why, sizeof(why));
+		fprintf(out, "not ok %d - %s\n#   %.*s: %s\n", n, msg, (int)expr_len, rest, why);
+		if (origin)
+			fprintf(out, "#   at %s\n", origin);
+		failed = 1;
 	} else {
-		fprintf(s->out, "ok %d - %s\n", n, msg);
+		fprintf(out, "ok %d - %s\n", n, msg);
 	}
 	expr_free(e);
-	return CMD_OK;
+	return failed;
 }
 
 static int cmd_echo(struct stepper *s, int argc, const char **argv, const char *rest)

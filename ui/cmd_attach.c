@@ -11,7 +11,9 @@
 
 #include "attach.h"
 #include "log.h"
+#include "protocol.h"
 #include "restore.h"
+#include "stepper.h"
 #include "ui.h"
 
 static void attach_usage(FILE *f)
@@ -22,7 +24,9 @@ static void attach_usage(FILE *f)
 		"Read-only: /proc and process_vm_readv; the restore and its tasks are never written\n"
 		"nor stopped.\n\n"
 		"  --batch            run the -ex commands (and the watchdog), then exit\n"
-		"  -ex CMD            a command: info tasks | info barrier | info hang | quit\n"
+		"  -ex CMD            a command: info tasks | info barrier | info hang | quit |\n"
+		"                     expect EXPR [MESSAGE] (as in `crstep restore`; TAP, exit 1\n"
+		"                     if one failed; the names of crstep's stages and counts)\n"
 		"  --watchdog SECS    after the commands, watch task_entries: no change of start\n"
 		"                     or nr_in_progress for SECS s prints the hang report, exit 3;\n"
 		"                     criu ending exits 0 after COMPLETE, 2 otherwise\n");
@@ -34,6 +38,8 @@ struct watch {
 	int32_t start;
 	uint32_t nr_in_progress;
 	struct timespec since;	/* the last change seen */
+	int nr_expect, nr_expect_failed;
+	struct task_entries *view;	/* for expect: attach_te_view() */
 };
 
 static double elapsed(const struct timespec *t)
@@ -59,28 +65,57 @@ static int watch_poll(struct watch *w)
 
 static const struct attach_cmd {
 	const char *name;
-	void (*fn)(FILE *out, struct watch *w);
+	int (*fn)(FILE *out, struct watch *w, const char *rest);	/* 0, or -1: usage */
 } attach_cmds[];
 
-static void do_tasks(FILE *out, struct watch *w)
+static int do_tasks(FILE *out, struct watch *w, const char *rest)
 {
+	(void)rest;
 	attach_info_tasks(out, w->a);
+	return 0;
 }
 
-static void do_barrier(FILE *out, struct watch *w)
+static int do_barrier(FILE *out, struct watch *w, const char *rest)
 {
+	(void)rest;
 	attach_info_barrier(out, w->a);
+	return 0;
 }
 
-static void do_hang(FILE *out, struct watch *w)
+static int do_hang(FILE *out, struct watch *w, const char *rest)
 {
+	(void)rest;
 	attach_info_hang(out, w->a, elapsed(&w->since));
+	return 0;
+}
+
+/* expect EXPR [MESSAGE]: the stepper's expressions over the attached
+ * restore (attach_te_view()), the same TAP line as in `crstep restore`. */
+static int do_expect(FILE *out, struct watch *w, const char *rest)
+{
+	struct expr_env env = { .stop = NULL };
+	char err[200];
+	int r;
+
+	if (!w->view && !(w->view = calloc(1, sizeof(*w->view))))
+		return error("out of memory");
+	if (attach_te_view(w->a, w->view))
+		return error("attach: %s pid %d is gone", w->a->ctl, w->a->criu_pid);
+	env.te = w->view;
+	env.proto = w->a->kind == KIND_CRSTEP ? w->a->proto : protocol_get(PROTO_CRIU4);
+	r = expect_tap(out, &env, rest, w->nr_expect + 1, NULL, err, sizeof(err));
+	if (r < 0)
+		return error("expect: %s", err);
+	w->nr_expect++;
+	w->nr_expect_failed += r;
+	return 0;
 }
 
 static const struct attach_cmd attach_cmds[] = {
 	{ "info tasks", do_tasks },
 	{ "info barrier", do_barrier },
 	{ "info hang", do_hang },
+	{ "expect", do_expect },
 	{ NULL, NULL },
 };
 
@@ -88,7 +123,7 @@ static const struct attach_cmd attach_cmds[] = {
 static int run_cmd(struct watch *w, const char *line)
 {
 	const struct attach_cmd *c;
-	char cmd[128];
+	char cmd[512];
 
 	snprintf(cmd, sizeof(cmd), "%s", line + strspn(line, " \t"));
 	cmd[strcspn(cmd, "\n")] = 0;
@@ -96,11 +131,14 @@ static int run_cmd(struct watch *w, const char *line)
 		return 0;
 	if (!strcmp(cmd, "quit") || !strcmp(cmd, "q"))
 		return 1;
-	for (c = attach_cmds; c->name; c++)
-		if (!strcmp(cmd, c->name))
+	for (c = attach_cmds; c->name; c++) {
+		size_t n = strlen(c->name);
+
+		if (!strncmp(cmd, c->name, n) && (!cmd[n] || cmd[n] == ' '))
 			break;
+	}
 	if (!c->name) {
-		error("attach: unknown command '%s' (info tasks, info barrier, info hang, quit)", cmd);
+		error("attach: unknown command '%s' (info tasks, info barrier, info hang, expect EXPR, quit)", cmd);
 		return -1;
 	}
 	if (watch_poll(w) < 0) {
@@ -109,7 +147,8 @@ static int run_cmd(struct watch *w, const char *line)
 		return 1;
 	}
 	attach_scan(w->a);
-	c->fn(stdout, w);
+	if (c->fn(stdout, w, cmd + strlen(c->name) + strspn(cmd + strlen(c->name), " ")))
+		return -1;
 	return 0;
 }
 
@@ -249,12 +288,20 @@ int cmd_attach(int argc, char **argv)
 	}
 	free(ex);
 	if (ret != EXIT_OK)
-		return ret;
+		goto out;
 	if (secs && (batch || !isatty(0)))
-		return watchdog(&w, secs);
-	if (batch || i < nr_ex)
-		return EXIT_OK;
-	return interactive(&w);
+		ret = watchdog(&w, secs);
+	else if (!batch && i == nr_ex)
+		ret = interactive(&w);
+out:
+	/* As in `crstep restore`: the plan at the end; a failed expect is
+	 * exit 1 unless something worse happened (3 hang > 2 > 1). */
+	if (w.nr_expect)
+		printf("1..%d\n", w.nr_expect);
+	if (ret == EXIT_OK && w.nr_expect_failed)
+		ret = EXIT_EXPECT;
+	free(w.view);
+	return ret;
 usage:
 	free(ex);
 	attach_usage(stderr);

@@ -70,6 +70,11 @@ ok $? "info barrier: RESTORE, nr_in_progress 2 of 3 (crstep's own stage numbers 
 grep -q "^  task 30201: has not finished RESTORE$" "$c1" && grep -q "^Held by: task 30201 (pid [0-9]* here), state S" "$c1" &&
 	grep -q "^  task 30202: waits for the switch out of RESTORE" "$c1" && grep -q "sigsuspend" "$c1"
 ok $? "info hang and the watchdog: 30201 holds RESTORE, in rt_sigsuspend (kernel stack), 30202 arrived"
+"$CRSTEP" attach $own --batch -ex 'expect stage == RESTORE && nr_in_progress == 2 && outstanding == 2' \
+	-ex 'expect arrived(30202) && !arrived(30201)' -ex 'expect participants == 3' >"$TMP/c2.out" 2>&1
+st=$?
+[ $st = 0 ] && [ "$(grep -c '^ok [1-3] - ' "$TMP/c2.out")" = 3 ] && grep -q '^1\.\.3$' "$TMP/c2.out"
+ok $? "expect over crstep's own hung restore: stage, counts, who arrived (exit $st)"
 kill -TERM $own 2>/dev/null
 wait $own
 no_restored
@@ -124,6 +129,10 @@ done
 sleep 0.3
 "$CRSTEP" attach 30201 --batch -ex 'info tasks' -ex 'info barrier' -ex 'info hang' >"$TMP/a1.out" 2>&1
 echo \$? >"$TMP/a1.rc"
+"$CRSTEP" attach \$criu --batch -ex 'expect stage == RESTORE_SIGCHLD' -ex 'expect nr_in_progress == 0 && outstanding == 0' \\
+	-ex 'expect arrived(30201) && arrived(30202) && arrived(root)' -ex 'expect participants == 3' \\
+	-ex 'expect nr_tasks == 4 "a failing one"' >"$TMP/e1.out" 2>&1
+echo \$? >"$TMP/e1.rc"
 "$CRSTEP" attach \$criu --batch --watchdog 1 >"$TMP/w1.out" 2>&1
 echo \$? >"$TMP/w1.rc"
 wait \$criu
@@ -152,6 +161,11 @@ grep -q "^Held by: criu [0-9]*, waiting (wait4) for its child [0-9]* hold.sh" "$
 ok $? "info hang: criu is held by its action script"
 [ "$(grep -c '^  task 3020[012]: waits for the switch out of RESTORE_SIGCHLD' "$a1")" = 3 ]
 ok $? "info hang: the 3 tasks have arrived"
+e1=$TMP/e1.out
+[ "$(cat "$TMP/e1.rc")" = 1 ] && [ "$(grep -c '^ok [1-4] - ' "$e1")" = 4 ] &&
+	grep -q "^not ok 5 - a failing one" "$e1" && grep -q "^#   nr_tasks == 4: left = 3, right = 4" "$e1" &&
+	grep -q "^1\.\.5$" "$e1"
+ok $? "expect over criu's state: stage, counts, arrivals, participants hold; a false one is not ok, exit 1"
 [ "$(cat "$TMP/w1.rc")" = 3 ] && grep -q "^watchdog: no change of start or nr_in_progress for 1 s" "$TMP/w1.out" &&
 	grep -q "^Held by: criu" "$TMP/w1.out"
 ok $? "--watchdog 1: hang report naming criu, exit 3"
@@ -309,7 +323,7 @@ ok $? "watch: criu was left running and finished the restore after the script"
 
 # On any failure: what attach printed, for the log.
 if [ "$t_failed" -ne 0 ]; then
-	for f in a0 a1 w1 check1 a2 a3 a4 a5 a6 check6 a7 check7; do
+	for f in a0 a1 e1 w1 check1 a2 a3 a4 a5 a6 check6 a7 check7 c2; do
 		[ -e "$TMP/$f.out" ] && sed "s/^/# $f: /" "$TMP/$f.out"
 	done
 fi
