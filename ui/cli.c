@@ -61,6 +61,8 @@ static unsigned char complete_fn(EditLine *el, int ch)
 	el_get(el, EL_CLIENTDATA, &cli);
 	if (!cli)
 		return CC_ERROR;
+	if (!cli->s)
+		return CC_REFRESH_BEEP;	/* `crstep attach`: no stepper to ask */
 	for (start = li->cursor; start > li->buffer && start[-1] != ' ' && start[-1] != '\t' &&
 	     start[-1] != '(';)
 		start--;

@@ -205,19 +205,20 @@ static int watchdog(struct watch *w, unsigned secs)
 	}
 }
 
+/* Commands from stdin, through the line interface of `crstep restore`
+ * (libedit: editing, history; a plain read when stdin is no terminal). */
 static int interactive(struct watch *w)
 {
-	char line[256];
+	void *cli = cli_frontend.open(NULL, stdout);
+	const char *line;
 
-	for (;;) {
-		if (isatty(0))
-			printf("(crstep attach) ");
-		fflush(stdout);
-		if (!fgets(line, sizeof(line), stdin))
-			return EXIT_OK;
+	if (!cli)
+		return error("attach: cannot set up the line interface") ? EXIT_FAIL : EXIT_FAIL;
+	while ((line = cli_frontend.gets(cli, NULL, isatty(0) ? "(crstep attach) " : "")))
 		if (run_cmd(w, line) == 1)
-			return EXIT_OK;
-	}
+			break;
+	cli_frontend.close(cli);
+	return EXIT_OK;
 }
 
 int cmd_attach(int argc, char **argv)
