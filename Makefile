@@ -8,6 +8,7 @@
 #                   (SOAK_RUNS, SOAK_LOAD_RUNS)
 #   make fuzz       run the libFuzzer targets of tests/fuzz (clang; FUZZ_RUNS each)
 #   make zdtm CRIU_SRC=DIR   CRIU's zdtm static tests restored by criu and by crstep
+#   make install    crstep, crstep(1) and bash completion under $(DESTDIR)$(PREFIX)
 
 CC       ?= cc
 PKGS     := libprotobuf-c libedit ncursesw libcap
@@ -151,9 +152,22 @@ soak: crstep
 zdtm: crstep
 	@CRIU_SRC=$(CRIU_SRC) sh tools/zdtm/run.sh
 
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+install: crstep
+	install -D -m 0755 crstep $(DESTDIR)$(BINDIR)/crstep
+	install -D -m 0644 doc/crstep.1 $(DESTDIR)$(MANDIR)/man1/crstep.1
+	install -D -m 0644 doc/crstep.bash-completion $(DESTDIR)$(BASHCOMPDIR)/crstep
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/crstep $(DESTDIR)$(MANDIR)/man1/crstep.1 $(DESTDIR)$(BASHCOMPDIR)/crstep
+
 clean:
 	rm -rf build crstep
 
-.PHONY: all setup check demo bench soak fuzz zdtm clean
+.PHONY: all setup check demo bench soak fuzz zdtm install uninstall clean
 .SECONDARY: $(PB_C) $(PB_H)
 -include $(shell find build -name '*.d' 2>/dev/null)

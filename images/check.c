@@ -20,7 +20,6 @@
 #include "log.h"
 
 #define PAGE_SIZE	((uint64_t)4096)
-#define IMG_VERSION	2	/* CRIU's CRTOOLS_IMAGES_V1_1 */
 
 static const char *fd_type_name(int type)
 {
@@ -47,12 +46,12 @@ static int check_inventory(const struct img_set *set)
 	const char *path = set->inventory_img->path;
 	int bad = 0;
 
-	if (inv->img_version < IMG_VERSION)
+	if (inv->img_version < CRIU_IMG_VERSION)
 		bad += error("%s: entry 0: Too old image: img_version %u, want %u",
-			     path, inv->img_version, IMG_VERSION) < 0;
-	else if (inv->img_version > IMG_VERSION)
+			     path, inv->img_version, CRIU_IMG_VERSION) < 0;
+	else if (inv->img_version > CRIU_IMG_VERSION)
 		bad += error("%s: entry 0: Not supported images version %u, want %u",
-			     path, inv->img_version, IMG_VERSION) < 0;
+			     path, inv->img_version, CRIU_IMG_VERSION) < 0;
 	if (!inv->has_fdinfo_per_id || !inv->fdinfo_per_id)
 		bad += error("%s: entry 0: Too old image: fdinfo_per_id is not set", path) < 0;
 	return bad;

@@ -24,6 +24,10 @@ enum img_flags {
 	IMG_RAW		= 1 << 4,	/* no magic, no entries (pages-*.img) */
 };
 
+/* The image format version crstep reads: inventory.img's img_version,
+ * CRIU's CRTOOLS_IMAGES_V1_1 (every CRIU since 1.x writes it, 4.2 too). */
+#define CRIU_IMG_VERSION 2
+
 struct img_desc {
 	const char *name;	/* as crit prints it: "CORE", "PAGEMAP" */
 	const char *prefix;	/* file name: "core-" for core-<id>.img */

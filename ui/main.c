@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "image.h"
 #include "log.h"
 #include "ui.h"
 
@@ -47,7 +48,11 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		} else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-			printf("crstep %s\n", CRSTEP_VERSION);
+			printf("crstep %s\n"
+			       "images: CRIU's format, inventory img_version %d (CRTOOLS_IMAGES_V1_1, written by\n"
+			       "        CRIU 1.x to 4.x), file magics and entries of CRIU 4.2; verified on images\n"
+			       "        made by CRIU 4.2\n"
+			       "attach, watch: criu 4.2's task_entries\n", CRSTEP_VERSION, CRIU_IMG_VERSION);
 			return EXIT_OK;
 		} else if (!strncmp(argv[i], "-v", 2) && strspn(argv[i] + 1, "v") == strlen(argv[i] + 1)) {
 			log_level += strlen(argv[i] + 1);
