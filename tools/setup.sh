@@ -2,7 +2,7 @@
 # Install the Debian packages that crstep's build and tests need; a no-op when
 # they are all present.
 pkgs="gcc make pkg-config binutils protobuf-c-compiler libprotobuf-c-dev libedit-dev
-libncurses-dev libcap-dev tmux python3"
+libncurses-dev libcap-dev tmux python3 man-db groff-base"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
