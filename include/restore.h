@@ -65,6 +65,7 @@ struct restore_opts {
 	int stats;
 	const char *pidfile;
 	const char *trace;
+	int trace_chrome;	/* --trace-format chrome (else JSON lines) */
 	int cpu_cap_none;	/* --cpu-cap=none: skip the CPU feature check */
 	const struct restore_observer *observer;	/* NULL: no stops at all */
 	unsigned watchdog_ms;	/* --watchdog: no progress for this long is a hang; 0 = off */

@@ -24,6 +24,9 @@ int trace_format_switch(char *buf, size_t size, const struct barrier_event *ev);
  * saying how many. */
 int trace_print_switch_log(FILE *out, const struct task_entries *te);
 int trace_write_jsonl(FILE *out, const struct task_entries *te);
+/* The Chrome trace event format (--trace-format chrome): Perfetto's UI and
+ * chrome://tracing open it. */
+int trace_write_chrome(FILE *out, const struct task_entries *te);
 int trace_print_stats(FILE *out, const struct task_entries *te);
 
 #endif

@@ -736,7 +736,7 @@ static void print_results(struct controller *c)
 		if (!f)
 			warn("--trace %s: %s", o->trace, strerror(errno));
 		else {
-			trace_write_jsonl(f, te);
+			(o->trace_chrome ? trace_write_chrome : trace_write_jsonl)(f, te);
 			fclose(f);
 		}
 	}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "barrier.h"
@@ -121,6 +122,120 @@ int trace_write_jsonl(FILE *out, const struct task_entries *te)
 		return -1;
 	for_each_event(te, print_event_json, &ctx);
 	return ferror(out) ? -1 : 0;
+}
+
+/* The Chrome trace event format (chrome://tracing, Perfetto): one process,
+ * a track per participant (its image pid as tid; the controller's own), and
+ * track 0 for the stages.  Complete events ("X"): on track 0 a slice per
+ * stage, switch to switch; on a participant's track a slice per stage it
+ * finished, from the switch into the stage to its arrival.  Instant events
+ * ("i") on the performer's track for every switch, abort and failure.
+ * Times in microseconds since the first event. */
+struct chrome_ctx {
+	FILE *out;
+	struct clock_fit clock;
+	int64_t t0;
+	int n;				/* events written */
+	int stage;			/* current start, -1 before the first switch */
+	int64_t stage_ns[CR_STATE_NR];	/* when each stage was entered */
+	int32_t named[BARRIER_NR_SLOTS + 1];	/* tids given a thread_name */
+	int nr_named;
+};
+
+static double chrome_us(const struct chrome_ctx *c, int64_t ns)
+{
+	return (double)(ns - c->t0) / 1000.0;
+}
+
+static void chrome_sep(struct chrome_ctx *c)
+{
+	fputs(c->n++ ? ",\n" : "\n", c->out);
+}
+
+static void chrome_name_thread(struct chrome_ctx *c, int32_t tid, const char *role)
+{
+	int i;
+
+	for (i = 0; i < c->nr_named; i++)
+		if (c->named[i] == tid)
+			return;
+	if (c->nr_named < (int)(sizeof(c->named) / sizeof(c->named[0])))
+		c->named[c->nr_named++] = tid;
+	chrome_sep(c);
+	fprintf(c->out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"ts\":0,\"pid\":1,\"tid\":%" PRId32
+		",\"args\":{\"name\":\"%s %" PRId32 "\"}}", tid, role, tid);
+	chrome_sep(c);
+	fprintf(c->out, "{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"ts\":0,\"pid\":1,\"tid\":%" PRId32
+		",\"args\":{\"sort_index\":%" PRId32 "}}", tid, tid);
+}
+
+static void chrome_slice(struct chrome_ctx *c, int32_t tid, const char *name, int64_t from, int64_t to)
+{
+	chrome_sep(c);
+	fprintf(c->out, "{\"ph\":\"X\",\"name\":\"%s\",\"cat\":\"stage\",\"ts\":%.3f,\"dur\":%.3f,"
+		"\"pid\":1,\"tid\":%" PRId32 "}", name, chrome_us(c, from), (double)(to - from) / 1000.0, tid);
+}
+
+static void chrome_event(const struct barrier_event *ev, void *arg)
+{
+	struct chrome_ctx *c = arg;
+	int64_t t = clock_fit_ns(&c->clock, ev->tsc);
+	char what[160];
+
+	if (!c->n) {
+		c->t0 = t;
+		chrome_sep(c);
+		fprintf(c->out, "{\"ph\":\"M\",\"name\":\"process_name\",\"ts\":0,\"pid\":1,\"tid\":0,"
+			"\"args\":{\"name\":\"crstep restore\"}}");
+		chrome_sep(c);
+		fprintf(c->out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"ts\":0,\"pid\":1,\"tid\":0,"
+			"\"args\":{\"name\":\"stages\"}}");
+	}
+	chrome_name_thread(c, ev->pid, role_name(ev->role));
+	switch (ev->type) {
+	case BARRIER_EV_ARRIVE:
+		if (ev->stage_from >= 0 && ev->stage_from < CR_STATE_NR && ev->stage_from == c->stage)
+			chrome_slice(c, ev->pid, stage_or_unknown(ev->stage_from), c->stage_ns[c->stage], t);
+		return;
+	case BARRIER_EV_SWITCH:
+	case BARRIER_EV_FAIL:
+		if (c->stage >= 0 && c->stage < CR_STATE_NR)
+			chrome_slice(c, 0, stage_or_unknown(c->stage), c->stage_ns[c->stage], t);
+		c->stage = ev->type == BARRIER_EV_SWITCH ? ev->stage_to : -1;
+		if (c->stage >= 0 && c->stage < CR_STATE_NR)
+			c->stage_ns[c->stage] = t;
+		trace_format_switch(what, sizeof(what), ev);
+		break;
+	case BARRIER_EV_ABORT:
+		snprintf(what, sizeof(what), "abort by %s (pid %" PRId32 "): errno %" PRId32, role_name(ev->role),
+			 ev->pid, ev->err);
+		break;
+	default:
+		return;
+	}
+	chrome_sep(c);
+	fprintf(c->out, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"%s\",\"cat\":\"%s\",\"ts\":%.3f,\"pid\":1,"
+		"\"tid\":%" PRId32 ",\"args\":{\"performer\":\"%s\",\"nr_in_progress\":%" PRIu32 "}}",
+		what, barrier_event_type_name(ev->type), chrome_us(c, t), ev->pid, role_name(ev->role), ev->count_set);
+}
+
+int trace_write_chrome(FILE *out, const struct task_entries *te)
+{
+	struct chrome_ctx *c = calloc(1, sizeof(*c));
+	int ret;
+
+	if (!c || clock_fit_init(&c->clock, &te->clock_start)) {
+		free(c);
+		return -1;
+	}
+	c->out = out;
+	c->stage = -1;
+	fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[", out);
+	for_each_event(te, chrome_event, c);
+	fputs("\n]}\n", out);
+	ret = ferror(out) ? -1 : 0;
+	free(c);
+	return ret;
 }
 
 struct stats_ctx {

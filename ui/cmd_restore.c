@@ -21,6 +21,8 @@ static void restore_usage(FILE *f)
 		"  --detach           leave the restored tree running, exit 0 once COMPLETE is done\n"
 		"  --pidfile FILE     write the restored root's pid (as crstep sees it)\n"
 		"  --trace FILE       write every barrier event as a JSON line\n"
+		"  --trace-format jsonl|chrome   chrome: the Chrome trace event format instead\n"
+		"                     (Perfetto, chrome://tracing: a track per task, a slice per stage)\n"
 		"  --stats            print the time spent in each stage\n"
 		"  -ex CMD            run CMD (a stepper command) at the first stop; repeatable\n"
 		"  -x FILE            run the commands in FILE\n"
@@ -146,6 +148,7 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 		{ "detach", no_argument, NULL, 'd' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "trace", required_argument, NULL, 't' },
+		{ "trace-format", required_argument, NULL, 'F' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "cpu-cap", required_argument, NULL, 'C' },
 		{ "cli", no_argument, NULL, 'L' },
@@ -205,6 +208,13 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 		case 'd': o.detach = 1; break;
 		case 'p': o.pidfile = optarg; break;
 		case 't': o.trace = optarg; break;
+		case 'F':
+			if (strcmp(optarg, "jsonl") && strcmp(optarg, "chrome")) {
+				error("--trace-format: '%s' is neither jsonl nor chrome", optarg);
+				return EXIT_USAGE;
+			}
+			o.trace_chrome = !strcmp(optarg, "chrome");
+			break;
 		case 's': o.stats = 1; break;
 		case 'h':
 			restore_usage(stdout);

@@ -87,4 +87,25 @@ for name in tree threads zombie shm signals fdmix; do
 	fi
 done
 
+# --trace-format chrome: the Chrome trace event format, valid and complete.
+CF=$FIX/criu-4.2/tree
+sh "$CF/prepare.sh" >/dev/null 2>&1
+rm -f "$TMP/pid"
+if expect_run 0 "tree: restore --trace-format chrome" "$CRSTEP" restore "$CF/images" --batch --detach \
+	--pidfile "$TMP/pid" --trace "$TMP/tree.chrome.json" --trace-format chrome; then
+	python3 "$TOP/tests/chrome_trace.py" "$TMP/tree.chrome.json" >"$TMP/chrome" 2>&1
+	ok $? "chrome trace: JSON, every event has ph/ts/pid/tid, the slices of each track nest" ||
+		sed 's/^/# /' "$TMP/chrome"
+	grep -q "^0: stages: ROOT_TASK PREPARE_NAMESPACES FORKING RESTORE RESTORE_SIGCHLD RESTORE_CREDS$" "$TMP/chrome" &&
+		grep -q "^30200: root 30200: .*RESTORE" "$TMP/chrome" &&
+		grep -q "^30201: task 30201: FORKING RESTORE RESTORE_SIGCHLD RESTORE_CREDS$" "$TMP/chrome" &&
+		grep -q "^30202: task 30202: FORKING RESTORE RESTORE_SIGCHLD RESTORE_CREDS$" "$TMP/chrome"
+	ok $? "chrome trace: a stage track, and a track per task with a slice per stage it finished"
+	grep -q '"name":"FORKING -> RESTORE  by root (pid 30200)[^"]*","cat":"SWITCH","ts":[0-9.]*,"pid":1,"tid":30200' \
+		"$TMP/tree.chrome.json"
+	ok $? "chrome trace: the switch FORKING -> RESTORE is an instant on the root's track"
+	kill_tree "$(cat "$TMP/pid")"
+fi
+expect_run 4 "--trace-format of another kind is a usage error" "$CRSTEP" restore "$CF/images" --trace-format xml
+
 done_testing
