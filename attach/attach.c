@@ -127,26 +127,20 @@ const char *attach_stage_name(const struct attach *a, int stage)
 	return a->kind == KIND_CRSTEP ? stage_name(stage) : criu_stage_name(stage);
 }
 
+/* CRIU 4.2's CR_STATE_* in crstep's numbering (barrier.h adds PRE_RESTORER
+ * after FORKING). */
+static int crstep_stage(int criu_stage)
+{
+	return criu_stage > CRIU_STATE_FORKING ? criu_stage + 1 : criu_stage;
+}
+
+/* CRIU 4.2's stage_participants() is crstep's criu4 protocol's (the
+ * counts of a->cte are CRIU's, te_read()). */
 uint32_t attach_participants(const struct attach *a, int stage)
 {
-	const struct criu_task_entries *te = &a->te;
-
 	if (a->kind == KIND_CRSTEP)
 		return stage_participants(a->proto, stage, a->cte);
-	/* stage_participants() of CRIU 4.2's cr-restore.c */
-	switch (stage) {
-	case CRIU_STATE_ROOT_TASK:
-	case CRIU_STATE_PREPARE_NAMESPACES:
-		return 1;
-	case CRIU_STATE_FORKING:
-		return te->nr_tasks + te->nr_helpers;
-	case CRIU_STATE_RESTORE:
-		return te->nr_threads + te->nr_helpers;
-	case CRIU_STATE_RESTORE_SIGCHLD:
-	case CRIU_STATE_RESTORE_CREDS:
-		return te->nr_threads;
-	}
-	return 0;
+	return stage_participants(a->proto, crstep_stage(stage), a->cte);
 }
 
 /* Read the task_entries at base in pid's memory into te, in CRIU's
@@ -157,8 +151,15 @@ static int te_read(struct attach *a, pid_t pid, unsigned long base, struct criu_
 {
 	struct task_entries *c = a->cte;
 
-	if (a->kind == KIND_CRIU)
-		return vm_read(pid, base, te, sizeof(*te));
+	if (a->kind == KIND_CRIU) {
+		if (vm_read(pid, base, te, sizeof(*te)))
+			return -1;
+		c->nr_threads = (uint32_t)te->nr_threads;
+		c->nr_tasks = (uint32_t)te->nr_tasks;
+		c->nr_helpers = (uint32_t)te->nr_helpers;
+		c->nr_in_progress = te->nr_in_progress;
+		return 0;
+	}
 	if (vm_read(pid, base, c, offsetof(struct task_entries, event_next)))
 		return -1;
 	memset(te, 0, sizeof(*te));
@@ -364,11 +365,12 @@ int attach_identify(struct attach *a, pid_t pid, const char *version)
 			     "or this crstep's `crstep restore`", pid);
 	a->off_start = CRIU_TE_OFF_START;
 	a->off_count = CRIU_TE_OFF_NR_IN_PROGRESS;
+	a->proto = protocol_get(PROTO_CRIU4);
 	snprintf(a->ctl, sizeof(a->ctl), "criu");
+	if (!a->cte && !(a->cte = calloc(1, sizeof(*a->cte))))
+		return error("out of memory");
 	if (a->kind == KIND_CRSTEP) {
 		/* crstep's own restore: the layout compiled in here. */
-		if (!a->cte && !(a->cte = calloc(1, sizeof(*a->cte))))
-			return error("out of memory");
 		a->off_start = offsetof(struct task_entries, start);
 		a->off_count = offsetof(struct task_entries, nr_in_progress);
 		a->proto = crstep_protocol(a->criu_pid);
@@ -599,13 +601,6 @@ int attach_scan(struct attach *a)
 			a->unforked[a->nr_unforked++] = a->pstree_pids[i];
 	}
 	return a->nr ? 0 : -1;
-}
-
-/* CRIU 4.2's CR_STATE_* in crstep's numbering (barrier.h adds PRE_RESTORER
- * after FORKING). */
-static int crstep_stage(int criu_stage)
-{
-	return criu_stage > CRIU_STATE_FORKING ? criu_stage + 1 : criu_stage;
 }
 
 int attach_te_view(struct attach *a, struct task_entries *te)

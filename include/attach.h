@@ -87,8 +87,8 @@ struct attach {
 	int kind;		/* enum attach_kind */
 	char ctl[8];		/* "criu" or "crstep", as reports name it */
 	unsigned long off_start, off_count;	/* of start and nr_in_progress */
-	const struct protocol *proto;		/* crstep's --protocol */
-	struct task_entries *cte;		/* crstep's area, as last read */
+	const struct protocol *proto;		/* crstep's --protocol; criu4 for CRIU 4.2 */
+	struct task_entries *cte;		/* crstep's area as last read (CRIU's: its counts) */
 	char criu_exe[512];
 	dev_t exe_dev;
 	ino_t exe_ino;
