@@ -29,4 +29,27 @@ for name in pending stopped; do
 		ok $? "$name/$variant: nothing of the tree is left after kill"
 	done
 done
+
+# A pending SIGSTOP cannot be queued again while the restorer blocks
+# everything (it would stop the task inside the restorer; CRIU's dump turns
+# it into the stopped state instead): refused before anything is forked,
+# naming the image.  T's first SIGRTMIN (signo 34, si_code SI_QUEUE) made a
+# SIGSTOP in a copy of the images, the siginfo's length unchanged.
+FX=$FIX/criu-4.2/pending
+mkdir "$TMP/stop" && cp "$FX"/images/* "$TMP/stop/" && python3 - "$TMP/stop/core-31201.img" <<'PY'
+import sys
+p = sys.argv[1]
+b = open(p, 'rb').read()
+old = bytes([34, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])
+assert old in b
+open(p, 'wb').write(b.replace(old, bytes([19]) + old[1:], 1))
+PY
+ok $? "a copy of pending with a pending SIGSTOP on T's queue"
+sh "$FX/prepare.sh" >/dev/null 2>&1
+expect_run 2 "pending SIGSTOP: refused" "$CRSTEP" restore "$TMP/stop" --batch --detach --pidfile "$TMP/pid" --watchdog 3 &&
+	grep -qF "crstep: core-31201.img: signals_p entry 0: pending signal 19 cannot be queued again" "$TMP/err"
+ok $? "pending SIGSTOP: one line names the image and the signal: $(head -1 "$TMP/err")"
+[ -s "$TMP/pid" ] && kill_tree "$(cat "$TMP/pid")"
+no_restored
+ok $? "pending SIGSTOP: nothing was forked"
 done_testing
