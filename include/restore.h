@@ -193,7 +193,8 @@ void shmem_close(struct restore_ctx *ctx);
 /* catch.c: the end of a restore, as CRIU's attach_to_tasks(),
  * catch_tasks(), compel_stop_on_syscall() and finalize_restore(): every
  * live thread under ptrace, stopped at the exit of its final rt_sigreturn,
- * the restorer unmapped from each process, then detached. */
+ * the restorer unmapped from each process, a process dumped stopped sent
+ * its stop signal, then detached. */
 struct catch_set {
 	uint64_t shared, shared_len;	/* the shared area, unmapped from each task */
 	long tasks_vcsw;		/* voluntary context switches of the restored threads */
@@ -208,6 +209,7 @@ struct catch_set {
 	struct caught {
 		pid_t tid, tgid;	/* as crstep sees them */
 		uint32_t image_tid;
+		int stop_signo;		/* the leader of a process dumped stopped: its stop signal; else 0 */
 		int seized;
 		int has_status;		/* a wait status collected, not yet used */
 		int status;

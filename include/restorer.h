@@ -18,7 +18,6 @@
 #define RST_STACK_SIZE		(64 << 10)
 #define RST_AUXV_WORDS		(2 * 64)
 #define RST_ERR_LEN		160
-#define RST_MAX_SIGINFO		64
 #define RST_MAX_THREADS		64
 #define RST_THREAD_STACK	(32 << 10)
 
@@ -110,13 +109,17 @@ struct restorer_args {
 
 	struct rst_sigaction sigchld;	/* restored in RESTORE_SIGCHLD */
 	/* Pending signals, queued again in RESTORE_SIGCHLD while everything
-	 * is blocked; the final mask comes with rt_sigreturn. */
+	 * is blocked; the final mask comes with rt_sigreturn.  Every queue of
+	 * every thread, however long (a real-time signal is queued once per
+	 * send): the array sits at the end of the bootstrap area, sized for
+	 * the images, in the order the kernel keeps them — each thread's
+	 * private queue, then the process-wide one. */
 	uint32_t nr_siginfo;
 	struct rst_siginfo {
 		uint32_t shared;	/* process-directed (tc.signals_s) */
 		int32_t tid;		/* thread-directed: to this image tid */
 		uint8_t info[128];	/* the raw siginfo_t */
-	} siginfo[RST_MAX_SIGINFO];
+	} *siginfo;
 	struct rst_itimer itimers[3];	/* real, virtual, prof */
 
 	/* The barrier. */

@@ -29,7 +29,7 @@
 extern const unsigned char restorer_blob[];
 extern const unsigned long restorer_off_sigreturn;
 
-static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid)
+static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid, int stop_signo)
 {
 	struct caught *t = realloc(cs->t, (cs->nr + 1) * sizeof(*t));
 
@@ -40,6 +40,7 @@ static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid)
 	t[cs->nr].tid = tid;
 	t[cs->nr].tgid = tgid;
 	t[cs->nr].image_tid = image_tid;
+	t[cs->nr].stop_signo = tid == tgid ? stop_signo : 0;
 	cs->nr++;
 	return 0;
 }
@@ -53,6 +54,22 @@ static uint32_t image_tid(struct task_entries *te, pid_t tid, uint32_t pid)
 		if (te->slots[i].host_pid == tid && te->slots[i].role == ROLE_THREAD)
 			return te->slots[i].pid;
 	return pid;
+}
+
+/* The signal a process dumped stopped (task_state TASK_STOPPED) is sent
+ * again, as CRIU's finalize_restore(): the one that stopped it (stop_signo:
+ * SIGTSTP, SIGTTIN, SIGTTOU), or SIGSTOP when the image does not say (CRIU
+ * before stop_signo) or names no stop signal. */
+static int stop_signal_of(const struct img_task *t)
+{
+	const TaskCoreEntry *tc = t->core->tc;
+
+	if (tc->task_state != TASK_STOPPED)
+		return 0;
+	if (tc->has_stop_signo && (tc->stop_signo == SIGTSTP || tc->stop_signo == SIGTTIN ||
+				   tc->stop_signo == SIGTTOU))
+		return tc->stop_signo;
+	return SIGSTOP;
 }
 
 /* Every thread of every live task, from /proc/PID/task. */
@@ -82,7 +99,8 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 		while ((d = readdir(dir))) {
 			if (d->d_name[0] == '.')
 				continue;
-			if (add(cs, atoi(d->d_name), pid, image_tid(te, atoi(d->d_name), t->pid))) {
+			if (add(cs, atoi(d->d_name), pid, image_tid(te, atoi(d->d_name), t->pid),
+				stop_signal_of(t))) {
 				closedir(dir);
 				return -1;
 			}
@@ -437,6 +455,16 @@ int catch_finish(struct catch_set *cs)
 	for (i = 0; i < cs->nr; i++)
 		if (cs->t[i].tid == cs->t[i].tgid && unmap_restorer(cs, &cs->t[i]))
 			return -1;
+	/* A process dumped stopped gets its stop signal while every thread
+	 * still stands in its ptrace stop: it waits, pending, and each thread
+	 * takes part in the group stop on its way out of the detach, before
+	 * it runs one instruction of its own (the kernel hands a detached
+	 * thread the group stop in progress).  Its parent is told, as at the
+	 * original stop: waitpid(WUNTRACED) sees it stopped. */
+	for (i = 0; i < cs->nr; i++)
+		if (cs->t[i].stop_signo && kill(cs->t[i].tgid, cs->t[i].stop_signo))
+			return error("task %u: cannot stop it again (signal %d): %s", cs->t[i].image_tid,
+				     cs->t[i].stop_signo, strerror(errno));
 	for (i = 0; i < cs->nr; i++) {
 		if (ptrace(PTRACE_DETACH, cs->t[i].tid, 0, 0))
 			return error("task %u: thread %d: PTRACE_DETACH: %s", cs->t[i].image_tid,

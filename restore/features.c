@@ -1,6 +1,7 @@
 /* features.c: everything the images ask for that crstep does not restore
  * yet is refused here, before anything is forked, with the image and the
  * feature named — never half-restored (DESIGN.md, Images). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -87,6 +88,30 @@ static int check_thread(const struct img_task *t, const struct img_thread *th, i
 	return 0;
 }
 
+/* A pending signal is queued again as the raw siginfo_t it was dumped as
+ * (rt_sigqueueinfo/rt_tgsigqueueinfo take 128 bytes).  SIGKILL and SIGSTOP
+ * cannot be blocked while the restorer queues them: CRIU's dump consumes a
+ * pending SIGSTOP into the stopped state (task_state), so an image holding
+ * one was not made by it. */
+static int check_signals(uint32_t tid, const char *queue, const SignalQueueEntry *q)
+{
+	size_t i;
+
+	for (i = 0; q && i < q->n_signals; i++) {
+		const ProtobufCBinaryData *si = &q->signals[i]->siginfo;
+		int sig;
+
+		if (si->len != 128)
+			return error("core-%u.img: %s entry %zu: a siginfo of %zu bytes, not 128", tid, queue, i,
+				     si->len);
+		memcpy(&sig, si->data, sizeof(sig));
+		if (sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
+			return error("core-%u.img: %s entry %zu: pending signal %d cannot be queued again", tid,
+				     queue, i, sig);
+	}
+	return 0;
+}
+
 static int check_task(const struct img_set *set, const struct img_task *t, int cpu_cap_none)
 {
 	const TaskCoreEntry *tc = t->core->tc;
@@ -101,9 +126,12 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 	for (i = 0; i < t->nr_threads; i++)
 		if (check_thread(t, &t->threads[i], cpu_cap_none))
 			return -1;
-	if (tc->signals_s && tc->signals_s->n_signals > RST_MAX_SIGINFO / 2)
-		return error("core-%u.img: %zu pending signals: at most %d are restored", t->pid,
-			     tc->signals_s->n_signals, RST_MAX_SIGINFO / 2);
+	if (check_signals(t->pid, "signals_s", tc->signals_s))
+		return -1;
+	for (i = 0; i < t->nr_threads; i++)
+		if (t->threads[i].core->thread_core &&
+		    check_signals(t->threads[i].tid, "signals_p", t->threads[i].core->thread_core->signals_p))
+			return -1;
 	if (tc->timers && tc->timers->n_posix)
 		return error("core-%u.img: POSIX timers: not restored yet", t->pid);
 	/* Named before the generic VMA refusal below, which would call them

@@ -480,11 +480,27 @@ static int args_mm(struct restore_ctx *ctx, struct img_task *t, struct restorer_
 	return 0;
 }
 
+/* How many pending signals the task's images hold, on every queue. */
+static size_t count_siginfo(const struct img_task *t)
+{
+	const TaskCoreEntry *tc = t->core->tc;
+	size_t i, n = tc->signals_s ? tc->signals_s->n_signals : 0;
+
+	for (i = 0; i < t->nr_threads; i++) {
+		const ThreadCoreEntry *tcore = t->threads[i].core->thread_core;
+
+		n += tcore && tcore->signals_p ? tcore->signals_p->n_signals : 0;
+	}
+	return n;
+}
+
+/* a->siginfo has room for count_siginfo(); the check (features.c) made
+ * sure each siginfo is the 128 bytes of a siginfo_t. */
 static void args_siginfo(struct restorer_args *a, const SignalQueueEntry *q, int shared, int32_t tid)
 {
 	size_t i;
 
-	for (i = 0; q && i < q->n_signals && a->nr_siginfo < RST_MAX_SIGINFO; i++) {
+	for (i = 0; q && i < q->n_signals; i++) {
 		struct rst_siginfo *si = &a->siginfo[a->nr_siginfo++];
 		size_t len = q->signals[i]->siginfo.len;
 
@@ -572,7 +588,8 @@ static int build_frames(struct img_task *t, struct restorer_args *a, uint64_t ar
 }
 
 /* The bootstrap area: [blob][restorer_args][leader stack][per thread:
- * stack, frame] — the leader's frame sits above its stack like the others'. */
+ * stack, frame][pending signals] — the leader's frame sits above its stack
+ * like the others'. */
 static uint64_t boot_offset_threads(void)
 {
 	return PAGE_UP(restorer_blob_size) + PAGE_UP(sizeof(struct restorer_args)) + RST_STACK_SIZE;
@@ -582,7 +599,8 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 {
 	uint64_t blob_len = PAGE_UP(restorer_blob_size);
 	uint64_t frame_len = PAGE_UP(sigframe_room());
-	uint64_t len = boot_offset_threads() + t->nr_threads * (RST_THREAD_STACK + frame_len);
+	uint64_t sig_off = boot_offset_threads() + t->nr_threads * (RST_THREAD_STACK + frame_len);
+	uint64_t len = sig_off + PAGE_UP(count_siginfo(t) * sizeof(struct rst_siginfo));
 	struct restorer_args *a;
 	uint32_t i;
 
@@ -600,6 +618,7 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 		return -1;
 	}
 	memcpy((void *)pm->boot_start, restorer_blob, restorer_blob_size);
+	a->siginfo = (struct rst_siginfo *)(pm->boot_start + sig_off);
 	if (build_frames(t, a, pm->boot_start + boot_offset_threads(), frame_len))
 		goto err;
 

@@ -59,11 +59,17 @@ ok $? "credthreads: the process is marked (4 threads)"
 "$CRSTEP" show --tree "$FIX/criu-4.2/attrs/images" >"$TMP/tree" 2>&1
 grep -q '^  31000  31000  31000   attrs (2 threads)$' "$TMP/tree"
 ok $? "attrs: the process is marked (2 threads)"
+"$CRSTEP" show --tree "$FIX/criu-4.2/pending/images" >"$TMP/tree" 2>&1
+grep -q '^  31200  31200  31200   pending (2 threads)$' "$TMP/tree"
+ok $? "pending: the process is marked (2 threads)"
+"$CRSTEP" show --tree "$FIX/criu-4.2/stopped/images" >"$TMP/tree" 2>&1
+grep -q '^  31251  31250  31250       stopped (2 threads)$' "$TMP/tree"
+ok $? "stopped: the child of two threads is marked (2 threads)"
 n=$(cat "$FIX"/criu-4.2/*/crit/x-ps.txt | wc -l)
 for dir in "$FIX"/criu-4.2/*/images; do
 	"$CRSTEP" show --tree "$dir"
 done 2>&1 | grep -c '(' >"$TMP/count"
-[ "$(cat "$TMP/count")" -eq 4 ]
+[ "$(cat "$TMP/count")" -eq 6 ]
 ok $? "no other line of the $n tree lines is annotated"
 
 # The comparer itself must see a difference.
