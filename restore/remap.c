@@ -27,6 +27,14 @@
 #include "log.h"
 #include "restore.h"
 
+/* ghost-file-<id>.img, as errors name images. */
+static const char *ghost_name(const struct ghost_img *g)
+{
+	const char *slash = strrchr(g->img->path, '/');
+
+	return slash ? slash + 1 : g->img->path;
+}
+
 struct ghost_made {
 	char path[PATH_MAX];	/* the ghost on disk until remap_prepare ends, "" once gone */
 	int is_dir;
@@ -55,18 +63,18 @@ static int ghost_fill(const struct ghost_img *g, int fd)
 
 	if (!gfe->chunks)
 		return write_all(fd, g->img->entries[0].extra, g->img->entries[0].extra_len, 0) ?
-			error("%s: cannot write the ghost's contents: %s", g->img->path, strerror(errno)) : 0;
+			error("%s: cannot write the ghost's contents: %s", ghost_name(g), strerror(errno)) : 0;
 	if (!gfe->has_size)
-		return error("%s: entry 0: a ghost in chunks without a size", g->img->path);
+		return error("%s: entry 0: a ghost in chunks without a size", ghost_name(g));
 	if (ftruncate(fd, gfe->size))
-		return error("%s: cannot size the ghost to %llu bytes: %s", g->img->path,
+		return error("%s: cannot size the ghost to %llu bytes: %s", ghost_name(g),
 			     (unsigned long long)gfe->size, strerror(errno));
 	for (i = 1; i < g->img->nr; i++) {
 		const struct img_entry *e = &g->img->entries[i];
 		const GhostChunkEntry *ce = (const GhostChunkEntry *)e->msg;
 
 		if (write_all(fd, e->extra, e->extra_len, ce->off))
-			return error("%s: entry %zu: cannot write %llu bytes at %llu: %s", g->img->path, i,
+			return error("%s: entry %zu: cannot write %llu bytes at %llu: %s", ghost_name(g), i,
 				     (unsigned long long)ce->len, (unsigned long long)ce->off, strerror(errno));
 	}
 	return 0;
@@ -79,7 +87,7 @@ static int ghost_metadata(const struct ghost_img *g, const char *path)
 	struct timespec ts[2];
 
 	if (chown(path, gfe->uid, gfe->gid) || chmod(path, gfe->mode & 07777))
-		return error("%s: cannot give the ghost %s owner %u:%u, mode %o: %s", g->img->path, path,
+		return error("%s: cannot give the ghost %s owner %u:%u, mode %o: %s", ghost_name(g), path,
 			     gfe->uid, gfe->gid, gfe->mode & 07777, strerror(errno));
 	if (!gfe->atim || !gfe->mtim)
 		return 0;
@@ -88,7 +96,7 @@ static int ghost_metadata(const struct ghost_img *g, const char *path)
 	ts[1].tv_sec = gfe->mtim->tv_sec;
 	ts[1].tv_nsec = gfe->mtim->tv_usec * 1000;
 	if (utimensat(AT_FDCWD, path, ts, 0))
-		return error("%s: cannot set the times of the ghost %s: %s", g->img->path, path, strerror(errno));
+		return error("%s: cannot set the times of the ghost %s: %s", ghost_name(g), path, strerror(errno));
 	return 0;
 }
 
@@ -104,18 +112,18 @@ static int ghost_create(const struct ghost_img *g, const char *name, struct ghos
 		snprintf(m->path, sizeof(m->path), "%s", name);
 		if (mkdir(m->path, 0700)) {
 			m->path[0] = 0;
-			return error("%s: cannot make the deleted directory %s again: %s", g->img->path, name,
+			return error("%s: cannot make the deleted directory %s again: %s", ghost_name(g), name,
 				     strerror(errno));
 		}
 		return ghost_metadata(g, m->path);
 	}
 	if ((size_t)snprintf(m->path, sizeof(m->path), "%s.cr.%x.ghost", name, g->id) >= sizeof(m->path)) {
 		m->path[0] = 0;
-		return error("%s: the ghost's name is too long (%s)", g->img->path, name);
+		return error("%s: the ghost's name is too long (%s)", ghost_name(g), name);
 	}
 	fd = open(m->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		error("%s: cannot create the ghost %s: %s", g->img->path, m->path, strerror(errno));
+		error("%s: cannot create the ghost %s: %s", ghost_name(g), m->path, strerror(errno));
 		m->path[0] = 0;
 		return -1;
 	}
@@ -302,7 +310,7 @@ int remap_features_check(const struct img_set *set)
 			if (!g)
 				return error("remap-fpath.img: entry %zu: no ghost-file-%x.img", i, rpe->remap_id);
 			if (!S_ISREG(g->gfe->mode) && !S_ISDIR(g->gfe->mode))
-				return error("%s: %s was a deleted %s (mode %o): not restored yet", g->img->path,
+				return error("%s: %s was a deleted %s (mode %o): not restored yet", ghost_name(g),
 					     fe->reg->name, S_ISLNK(g->gfe->mode) ? "symlink" :
 					     S_ISFIFO(g->gfe->mode) ? "FIFO" : S_ISCHR(g->gfe->mode) ?
 					     "character device" : S_ISBLK(g->gfe->mode) ? "block device" :
