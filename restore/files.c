@@ -24,6 +24,8 @@
 
 /* CRIU never passes these on: a restore must not create or truncate. */
 #define OPEN_FLAGS_DROPPED (O_CREAT | O_TRUNC | O_EXCL)
+/* O_TMPFILE's own bit (glibc's O_TMPFILE adds O_DIRECTORY to it). */
+#define O_TMPFILE_BIT 020000000
 
 /* Open a regular-file entry as CRIU's open_reg_by_id() does, checking the
  * size where CRIU does (should_check_size(): not for files open for
@@ -47,6 +49,11 @@ int reg_file_open_flags(const struct restore_ctx *ctx, const RegFileEntry *reg, 
 	 * /proc magic link that O_NOFOLLOW would refuse. */
 	if (path != reg->name)
 		flags &= ~O_NOFOLLOW;
+	/* A file made with O_TMPFILE (always a lost name) keeps that flag,
+	 * which would make a new one: dropped, with its O_DIRECTORY, as CRIU
+	 * does. */
+	if (flags & O_TMPFILE_BIT)
+		flags &= ~(O_TMPFILE_BIT | O_DIRECTORY);
 	fd = open(path, flags);
 	if (fd < 0)
 		return error("files.img: file id %u: cannot open %s: %s", reg->id, reg->name, strerror(errno));

@@ -80,13 +80,15 @@ static int ghost_fill(const struct ghost_img *g, int fd)
 	return 0;
 }
 
-/* Owner, then mode (a chown clears set-id bits), then times, as dumped. */
+/* Owner, then mode (a chown clears set-id bits; a symlink has none of
+ * its own), then times, as dumped. */
 static int ghost_metadata(const struct ghost_img *g, const char *path)
 {
 	const GhostFileEntry *gfe = g->gfe;
 	struct timespec ts[2];
 
-	if (chown(path, gfe->uid, gfe->gid) || chmod(path, gfe->mode & 07777))
+	if (fchownat(AT_FDCWD, path, gfe->uid, gfe->gid, AT_SYMLINK_NOFOLLOW) ||
+	    (!S_ISLNK(gfe->mode) && chmod(path, gfe->mode & 07777)))
 		return error("%s: cannot give the ghost %s owner %u:%u, mode %o: %s", ghost_name(g), path,
 			     gfe->uid, gfe->gid, gfe->mode & 07777, strerror(errno));
 	if (!gfe->atim || !gfe->mtim)
@@ -95,14 +97,14 @@ static int ghost_metadata(const struct ghost_img *g, const char *path)
 	ts[0].tv_nsec = gfe->atim->tv_usec * 1000;
 	ts[1].tv_sec = gfe->mtim->tv_sec;
 	ts[1].tv_nsec = gfe->mtim->tv_usec * 1000;
-	if (utimensat(AT_FDCWD, path, ts, 0))
+	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW))
 		return error("%s: cannot set the times of the ghost %s: %s", ghost_name(g), path, strerror(errno));
 	return 0;
 }
 
-/* The ghost on disk: a regular file next to the first name that uses it
- * (CRIU's NAME.cr.<id>.ghost), or a directory at its own name (a
- * directory cannot be linked; CRIU makes it there too). */
+/* The ghost on disk: a regular file, a symlink or a device node next to
+ * the first name that uses it (CRIU's NAME.cr.<id>.ghost), or a directory
+ * at its own name (a directory cannot be linked; CRIU makes it there too). */
 static int ghost_create(const struct ghost_img *g, const char *name, struct ghost_made *m)
 {
 	int fd;
@@ -120,6 +122,15 @@ static int ghost_create(const struct ghost_img *g, const char *name, struct ghos
 	if ((size_t)snprintf(m->path, sizeof(m->path), "%s.cr.%x.ghost", name, g->id) >= sizeof(m->path)) {
 		m->path[0] = 0;
 		return error("%s: the ghost's name is too long (%s)", ghost_name(g), name);
+	}
+	if (S_ISLNK(g->gfe->mode) || S_ISCHR(g->gfe->mode) || S_ISBLK(g->gfe->mode)) {
+		if (S_ISLNK(g->gfe->mode) ? symlink(g->gfe->symlnk_target, m->path) :
+		    mknod(m->path, (g->gfe->mode & S_IFMT) | 0600, g->gfe->rdev)) {
+			error("%s: cannot make the ghost %s: %s", ghost_name(g), m->path, strerror(errno));
+			m->path[0] = 0;
+			return -1;
+		}
+		return ghost_metadata(g, m->path);
 	}
 	fd = open(m->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -160,7 +171,7 @@ static int open_by_lost_name(const char *src, const char *name, int is_dir, uint
 		errno = 0;
 	if (errno)
 		return error("files.img: file id %u: cannot link %s to %s: %s", file_id, src, at, strerror(errno));
-	fd = open(at, O_PATH | O_CLOEXEC);
+	fd = open(at, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	err = errno;
 	if (unlink(at)) {
 		error("files.img: file id %u: cannot unlink %s again: %s", file_id, at, strerror(errno));
@@ -171,6 +182,42 @@ static int open_by_lost_name(const char *src, const char *name, int is_dir, uint
 	if (fd < 0)
 		return error("files.img: file id %u: cannot open %s: %s", file_id, at, strerror(err));
 	return fd;
+}
+
+/* Directories made for names whose directory is gone too, removed again
+ * once every file id holds its dentry (CRIU's make_parent_dirs_if_need()
+ * and rm_parent_dirs()). */
+struct made_dirs {
+	size_t nr;
+	char **path;
+};
+
+static int make_parents(const char *name, struct made_dirs *dirs)
+{
+	char path[PATH_MAX], **grown;
+	char *slash;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s", name) >= sizeof(path))
+		return error("%s: name too long", name);
+	for (slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = 0;
+		if (mkdir(path, 0700)) {
+			if (errno != EEXIST)
+				return error("cannot make the directory %s for %s: %s", path, name, strerror(errno));
+		} else {
+			grown = realloc(dirs->path, (dirs->nr + 1) * sizeof(*grown));
+			if (!grown || !(grown[dirs->nr] = strdup(path))) {
+				if (grown)
+					dirs->path = grown;
+				rmdir(path);
+				return error("out of memory");
+			}
+			dirs->path = grown;
+			dirs->nr++;
+		}
+		*slash = '/';
+	}
+	return 0;
 }
 
 static int add_remap(struct restore_ctx *ctx, uint32_t file_id, int fd)
@@ -188,13 +235,16 @@ static int add_remap(struct restore_ctx *ctx, uint32_t file_id, int fd)
 	return 0;
 }
 
-static int prepare_one(struct restore_ctx *ctx, const RemapFilePathEntry *rpe, struct ghost_made *made)
+static int prepare_one(struct restore_ctx *ctx, const RemapFilePathEntry *rpe, struct ghost_made *made,
+		       struct made_dirs *dirs)
 {
 	const struct img_set *set = ctx->set;
 	FileEntry *fe = imgset_file(set, rpe->orig_id);
 	const char *name = fe->reg->name, *src;
 	int fd, is_dir = 0;
 
+	if (make_parents(name, dirs))
+		return -1;
 	if (rpe->remap_type == REMAP_TYPE__LINKED) {
 		src = imgset_file(set, rpe->remap_id)->reg->name;
 	} else {
@@ -216,6 +266,7 @@ static int prepare_one(struct restore_ctx *ctx, const RemapFilePathEntry *rpe, s
 int remap_prepare(struct restore_ctx *ctx)
 {
 	const struct img_set *set = ctx->set;
+	struct made_dirs dirs = { 0, NULL };
 	struct ghost_made *made;
 	size_t i;
 	int ret = 0;
@@ -226,7 +277,7 @@ int remap_prepare(struct restore_ctx *ctx)
 	if (!made)
 		return error("out of memory");
 	for (i = 0; i < set->remap_img->nr && !ret; i++)
-		ret = prepare_one(ctx, (RemapFilePathEntry *)set->remap_img->entries[i].msg, made);
+		ret = prepare_one(ctx, (RemapFilePathEntry *)set->remap_img->entries[i].msg, made, &dirs);
 	/* Every file id holds its dentry now: the ghosts go, failed or not. */
 	for (i = 0; i < set->nr_ghosts; i++) {
 		if (!made[i].path[0])
@@ -234,6 +285,12 @@ int remap_prepare(struct restore_ctx *ctx)
 		if ((made[i].is_dir ? rmdir(made[i].path) : unlink(made[i].path)) && !ret)
 			ret = error("cannot remove the ghost %s: %s", made[i].path, strerror(errno));
 	}
+	while (dirs.nr--) {
+		if (rmdir(dirs.path[dirs.nr]) && !ret)
+			ret = error("cannot remove the directory %s again: %s", dirs.path[dirs.nr], strerror(errno));
+		free(dirs.path[dirs.nr]);
+	}
+	free(dirs.path);
 	free(made);
 	if (ret)
 		remap_close(ctx);
@@ -309,12 +366,14 @@ int remap_features_check(const struct img_set *set)
 			g = imgset_ghost(set, rpe->remap_id);
 			if (!g)
 				return error("remap-fpath.img: entry %zu: no ghost-file-%x.img", i, rpe->remap_id);
-			if (!S_ISREG(g->gfe->mode) && !S_ISDIR(g->gfe->mode))
+			if (S_ISLNK(g->gfe->mode) && !g->gfe->symlnk_target)
+				return error("%s: %s was a deleted symlink whose target the image lacks", ghost_name(g),
+					     fe->reg->name);
+			if (!S_ISREG(g->gfe->mode) && !S_ISDIR(g->gfe->mode) && !S_ISLNK(g->gfe->mode) &&
+			    !S_ISCHR(g->gfe->mode) && !S_ISBLK(g->gfe->mode))
 				return error("%s: %s was a deleted %s (mode %o): not restored yet", ghost_name(g),
-					     fe->reg->name, S_ISLNK(g->gfe->mode) ? "symlink" :
-					     S_ISFIFO(g->gfe->mode) ? "FIFO" : S_ISCHR(g->gfe->mode) ?
-					     "character device" : S_ISBLK(g->gfe->mode) ? "block device" :
-					     "special file", g->gfe->mode);
+					     fe->reg->name, S_ISFIFO(g->gfe->mode) ? "FIFO" : "special file",
+					     g->gfe->mode);
 			break;
 		case REMAP_TYPE__PROCFS:
 			return error("remap-fpath.img: entry %zu: %s of a dead task (a procfs remap): not restored yet",
