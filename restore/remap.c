@@ -341,11 +341,37 @@ void remap_cleanup_links(const struct restore_ctx *ctx)
 	}
 }
 
+/* A cwd removed before the dump is entered through its dentry before
+ * the files are restored (fs_enter_removed_cwd()); inside a chroot it
+ * would have to be entered after the chroot, which crstep does not do. */
+static int check_removed_cwds(const struct img_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->nr_tasks; i++) {
+		const struct img_task *t = &set->tasks[i];
+		FileEntry *cwd, *root;
+
+		if (t->zombie || !t->fs)
+			continue;
+		cwd = imgset_file(set, t->fs->cwd_id);
+		root = imgset_file(set, t->fs->root_id);
+		if (cwd && imgset_remap(set, cwd->id) && root && root->reg && strcmp(root->reg->name, "/"))
+			return error("fs-%u.img: the cwd %s was removed and the root is %s: a removed cwd in a "
+				     "chroot is not restored yet", t->pid, cwd->reg ? cwd->reg->name : "?",
+				     root->reg->name);
+	}
+	return 0;
+}
+
 /* Refused before anything is forked: what the images ask for that
  * remap_prepare() does not do. */
 int remap_features_check(const struct img_set *set)
 {
 	size_t i;
+
+	if (check_removed_cwds(set))
+		return -1;
 
 	for (i = 0; i < set->remap_img->nr; i++) {
 		const RemapFilePathEntry *rpe = (const RemapFilePathEntry *)set->remap_img->entries[i].msg;
