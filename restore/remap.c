@@ -195,12 +195,17 @@ struct made_dirs {
 static int make_parents(const char *name, struct made_dirs *dirs)
 {
 	char path[PATH_MAX], **grown;
+	struct stat st;
 	char *slash;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s", name) >= sizeof(path))
 		return error("%s: name too long", name);
 	for (slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = 0;
+		if (!lstat(path, &st)) {
+			*slash = '/';
+			continue;
+		}
 		if (mkdir(path, 0700)) {
 			if (errno != EEXIST)
 				return error("cannot make the directory %s for %s: %s", path, name, strerror(errno));
