@@ -36,6 +36,11 @@ const struct img_desc img_descs[] = {
 	D("TIMENS", "timens-", 0x43114433, 0, &timens_entry__descriptor, NULL),
 	D("STATS", "stats-", 0x57093306, IMG_SERVICE, &stats_entry__descriptor, NULL),
 	D("MEMFD_INODE", "memfd", 0x48453499, 0, &memfd_inode_entry__descriptor, NULL),
+	D("REMAP_FPATH", "remap-fpath", 0x59133954, 0, &remap_file_path_entry__descriptor, NULL),
+	/* A ghost file: its entry, then its contents raw to the end, or as
+	 * chunks (an entry naming offset and length, then the bytes). */
+	D("GHOST_FILE", "ghost-file-", 0x52583605, IMG_HEAD | IMG_EXTRA, &ghost_chunk_entry__descriptor,
+	  &ghost_file_entry__descriptor),
 	D("PAGES", "pages-", 0, IMG_RAW, NULL, NULL),
 	{ 0 },
 };
@@ -145,11 +150,16 @@ static int check_magic(struct image *img, size_t *off)
 	return 0;
 }
 
-/* The raw payload length that follows an IMG_EXTRA entry. */
-static size_t extra_len(const struct img_desc *d, const ProtobufCMessage *m)
+/* The raw payload length that follows an IMG_EXTRA entry; `left` bytes
+ * of the file follow it. */
+static size_t extra_len(const struct img_desc *d, const ProtobufCMessage *m, size_t left)
 {
 	if (d->msg == &pipe_data_entry__descriptor)
 		return ((const PipeDataEntry *)m)->bytes;
+	if (m->descriptor == &ghost_file_entry__descriptor)
+		return ((const GhostFileEntry *)m)->chunks ? 0 : left;
+	if (m->descriptor == &ghost_chunk_entry__descriptor)
+		return ((const GhostChunkEntry *)m)->len;
 	return 0;
 }
 
@@ -188,7 +198,7 @@ static int read_entries(struct image *img, size_t off)
 		img->nr++;
 		off += len;
 		if (d->flags & IMG_EXTRA) {
-			size_t n = extra_len(d, e->msg);
+			size_t n = extra_len(d, e->msg, img->size - off);
 
 			if (n > img->size - off)
 				return error("%s: entry %zu: payload of %zu bytes runs past the end of the file (%zu left)",

@@ -164,6 +164,52 @@ static int read_fdinfos(struct img_set *set)
 	return 0;
 }
 
+/* Images older than the remap_type field flag a ghost in remap_id's top
+ * bit (CRIU's REMAP_GHOST). */
+#define REMAP_GHOST_COMPAT (1u << 31)
+
+/* remap-fpath.img and the ghost-file image of each GHOST remap. */
+static int read_remaps(struct img_set *set)
+{
+	size_t i, j;
+
+	set->remap_img = read_one(set, "remap-fpath.img", "REMAP_FPATH", 0);
+	if (!set->remap_img)
+		return -1;
+	set->ghosts = calloc(set->remap_img->nr + 1, sizeof(*set->ghosts));
+	if (!set->ghosts)
+		return error("out of memory");
+	for (i = 0; i < set->remap_img->nr; i++) {
+		RemapFilePathEntry *rpe = (RemapFilePathEntry *)set->remap_img->entries[i].msg;
+		struct ghost_img *g;
+		char name[64];
+
+		if (!rpe->has_remap_type) {
+			rpe->has_remap_type = 1;
+			rpe->remap_type = (rpe->remap_id & REMAP_GHOST_COMPAT) ? REMAP_TYPE__GHOST : REMAP_TYPE__LINKED;
+			rpe->remap_id &= ~REMAP_GHOST_COMPAT;
+		}
+		if (rpe->remap_type != REMAP_TYPE__GHOST)
+			continue;
+		for (j = 0; j < set->nr_ghosts; j++)
+			if (set->ghosts[j].id == rpe->remap_id)
+				break;
+		if (j < set->nr_ghosts)
+			continue;
+		g = &set->ghosts[set->nr_ghosts];
+		snprintf(name, sizeof(name), "ghost-file-%x.img", rpe->remap_id);
+		g->id = rpe->remap_id;
+		g->img = read_one(set, name, "GHOST_FILE", 1);
+		if (!g->img)
+			return -1;
+		set->nr_ghosts++;
+		if (g->img->nr < 1)
+			return error("%s/%s: entry 0: no ghost file entry", set->dir, name);
+		g->gfe = (GhostFileEntry *)g->img->entries[0].msg;
+	}
+	return 0;
+}
+
 struct img_set *imgset_read(const char *dir)
 {
 	struct img_set *set;
@@ -222,6 +268,8 @@ struct img_set *imgset_read(const char *dir)
 		goto err;
 	if (set->timens_img->nr)
 		set->timens = (TimensEntry *)set->timens_img->entries[0].msg;
+	if (read_remaps(set))
+		goto err;
 	return set;
 err:
 	imgset_free(set);
@@ -258,6 +306,10 @@ void imgset_free(struct img_set *set)
 	image_free(set->seccomp_img);
 	image_free(set->timens_img);
 	image_free(set->memfd_img);
+	for (i = 0; set->ghosts && i < set->nr_ghosts; i++)
+		image_free(set->ghosts[i].img);
+	free(set->ghosts);
+	image_free(set->remap_img);
 	free(set);
 }
 
@@ -288,5 +340,25 @@ struct img_task *imgset_task(const struct img_set *set, uint32_t pid)
 	for (i = 0; i < set->nr_tasks; i++)
 		if (set->tasks[i].pid == pid)
 			return &set->tasks[i];
+	return NULL;
+}
+
+RemapFilePathEntry *imgset_remap(const struct img_set *set, uint32_t file_id)
+{
+	size_t i;
+
+	for (i = 0; set->remap_img && i < set->remap_img->nr; i++)
+		if (((RemapFilePathEntry *)set->remap_img->entries[i].msg)->orig_id == file_id)
+			return (RemapFilePathEntry *)set->remap_img->entries[i].msg;
+	return NULL;
+}
+
+struct ghost_img *imgset_ghost(const struct img_set *set, uint32_t remap_id)
+{
+	size_t i;
+
+	for (i = 0; i < set->nr_ghosts; i++)
+		if (set->ghosts[i].id == remap_id)
+			return &set->ghosts[i];
 	return NULL;
 }

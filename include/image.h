@@ -143,6 +143,13 @@ struct img_set {
 		uint32_t files_id;
 		struct image *img;
 	} *fdinfo;
+	struct image *remap_img;	/* remap-fpath.img: files open by a lost name */
+	size_t nr_ghosts;
+	struct ghost_img {
+		uint32_t id;		/* remap_id of the GHOST remaps */
+		struct image *img;	/* ghost-file-<id>.img */
+		GhostFileEntry *gfe;	/* its entry 0 */
+	} *ghosts;
 };
 
 /* Read every image of DIR that a restore uses.  Errors name the image. */
@@ -151,6 +158,10 @@ void imgset_free(struct img_set *set);
 FileEntry *imgset_file(const struct img_set *set, uint32_t id);
 struct image *imgset_fdinfo(const struct img_set *set, uint32_t files_id);
 struct img_task *imgset_task(const struct img_set *set, uint32_t pid);
+/* The remap-fpath entry of a file id, or NULL: the file was open by a name
+ * it no longer had at dump time. */
+RemapFilePathEntry *imgset_remap(const struct img_set *set, uint32_t file_id);
+struct ghost_img *imgset_ghost(const struct img_set *set, uint32_t remap_id);
 
 /* The consistency check of a whole directory (images/check.c): 0 or -1. */
 int imgset_check(const struct img_set *set);

@@ -116,6 +116,11 @@ struct restore_ctx {
 		uint64_t dump_shmid;
 		int fd;
 	} *shmems;
+	size_t nr_remaps;
+	struct restore_remap {
+		uint32_t file_id;	/* a file open by a name it had lost */
+		int fd;			/* O_PATH on its dentry: a service fd, inherited by all */
+	} *remaps;
 };
 
 /* Pipes are made by the controller before the tree exists, so every task
@@ -175,14 +180,22 @@ __attribute__((noreturn)) void mem_jump(struct premap *pm);
 /* files.c */
 int files_restore(struct restore_ctx *ctx, struct img_task *t);
 int fs_restore(struct restore_ctx *ctx, struct img_task *t);
-int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size);
+int fs_enter_removed_cwd(struct restore_ctx *ctx, struct img_task *t);
+int reg_file_open(const struct restore_ctx *ctx, const RegFileEntry *reg, int check_size);
 int pipes_prepare(struct restore_ctx *ctx);
 int service_fds_setup(struct restore_ctx *ctx);
 int service_fd_install(const struct restore_ctx *ctx, int fd, int slot);
 void task_fds_close_foreign(const struct restore_ctx *ctx);
 void service_log_forward(const struct restore_ctx *ctx, off_t *done);
 void pipes_close(struct restore_ctx *ctx);
-int reg_file_open_flags(const struct img_set *set, const RegFileEntry *reg, int flags, int check_size);
+int reg_file_open_flags(const struct restore_ctx *ctx, const RegFileEntry *reg, int flags, int check_size);
+
+/* remap.c: files open by a name they had lost (ghosts, link remaps). */
+int remap_features_check(const struct img_set *set);
+int remap_prepare(struct restore_ctx *ctx);
+void remap_close(struct restore_ctx *ctx);
+const char *remap_path(const struct restore_ctx *ctx, const RegFileEntry *reg, char *buf, size_t len);
+void remap_cleanup_links(const struct restore_ctx *ctx);
 
 /* shmem.c */
 int shmem_prepare(struct restore_ctx *ctx);

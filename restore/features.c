@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "log.h"
 #include "protocol.h"
@@ -226,28 +225,6 @@ static int check_namespaces(const struct img_set *set)
 	return 0;
 }
 
-/* Images crstep does not read, whose presence alone means a resource it
- * would restore wrongly: refused by name.  An image holds its magic words
- * (8 bytes) and then its entries. */
-static int check_unread_images(const struct img_set *set)
-{
-	static const struct {
-		const char *img, *what;
-	} unread[] = {
-		{ "remap-fpath.img", "files that were deleted or unlinked while open (link-remap or ghost files)" },
-	};
-	char path[512];
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < sizeof(unread) / sizeof(unread[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", set->dir, unread[i].img);
-		if (!stat(path, &st) && st.st_size > 8)
-			return error("%s: %s: not restored yet", unread[i].img, unread[i].what);
-	}
-	return 0;
-}
-
 int restore_features_check(const struct img_set *set, int cpu_cap_none)
 {
 	size_t i;
@@ -255,7 +232,7 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 	if (set->inventory->img_version != 2 || !set->inventory->fdinfo_per_id)
 		return error("inventory.img: image version %u%s: too old an image", set->inventory->img_version,
 			     set->inventory->fdinfo_per_id ? "" : " without fdinfo per id");
-	if (check_namespaces(set) || check_unread_images(set) || check_sessions(set))
+	if (check_namespaces(set) || remap_features_check(set) || check_sessions(set))
 		return -1;
 	for (i = 0; i < set->nr_tasks; i++)
 		if (check_task(set, &set->tasks[i], cpu_cap_none))

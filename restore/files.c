@@ -24,25 +24,37 @@
 
 /* CRIU never passes these on: a restore must not create or truncate. */
 #define OPEN_FLAGS_DROPPED (O_CREAT | O_TRUNC | O_EXCL)
+/* O_TMPFILE's own bit (glibc's O_TMPFILE adds O_DIRECTORY to it). */
+#define O_TMPFILE_BIT 020000000
 
 /* Open a regular-file entry as CRIU's open_reg_by_id() does, checking the
  * size where CRIU does (should_check_size(): not for files open for
  * appending writes, whose size legitimately grows). */
-int reg_file_open(const struct img_set *set, const RegFileEntry *reg, int check_size)
+int reg_file_open(const struct restore_ctx *ctx, const RegFileEntry *reg, int check_size)
 {
-	return reg_file_open_flags(set, reg, reg->flags, check_size);
+	return reg_file_open_flags(ctx, reg, reg->flags, check_size);
 }
 
 /* The same with other open flags (a shared file mapping opens its file as
  * the VMA's fdflags say). */
-int reg_file_open_flags(const struct img_set *set, const RegFileEntry *reg, int open_flags, int check_size)
+int reg_file_open_flags(const struct restore_ctx *ctx, const RegFileEntry *reg, int open_flags, int check_size)
 {
 	int flags = (open_flags & ~OPEN_FLAGS_DROPPED) | O_CLOEXEC;
+	char buf[64];
+	const char *path = remap_path(ctx, reg, buf, sizeof(buf));
 	struct stat st;
 	int fd;
 
-	(void)set;
-	fd = open(reg->name, flags);
+	/* A file whose name was lost is reopened through its dentry, a
+	 * /proc magic link that O_NOFOLLOW would refuse. */
+	if (path != reg->name)
+		flags &= ~O_NOFOLLOW;
+	/* A file made with O_TMPFILE (always a lost name) keeps that flag,
+	 * which would make a new one: dropped, with its O_DIRECTORY, as CRIU
+	 * does. */
+	if (flags & O_TMPFILE_BIT)
+		flags &= ~(O_TMPFILE_BIT | O_DIRECTORY);
+	fd = open(path, flags);
 	if (fd < 0)
 		return error("files.img: file id %u: cannot open %s: %s", reg->id, reg->name, strerror(errno));
 	if (fstat(fd, &st)) {
@@ -196,7 +208,7 @@ int service_fd_install(const struct restore_ctx *ctx, int fd, int slot)
 int service_fds_setup(struct restore_ctx *ctx)
 {
 	int log;
-	int nr = SFD_SHARED + 2 * (int)ctx->nr_pipes + (int)ctx->nr_shmems;
+	int nr = SFD_SHARED + 2 * (int)ctx->nr_pipes + (int)ctx->nr_shmems + (int)ctx->nr_remaps;
 	int need = 2 * (images_max_fd(ctx->set) + 1) + nr, top = FDTABLE_FIRST, slot = SFD_SHARED;
 	struct rlimit rl;
 	size_t i;
@@ -233,6 +245,11 @@ int service_fds_setup(struct restore_ctx *ctx)
 	for (i = 0; i < ctx->nr_shmems; i++) {
 		ctx->shmems[i].fd = service_fd_install(ctx, ctx->shmems[i].fd, slot++);
 		if (ctx->shmems[i].fd < 0)
+			return -1;
+	}
+	for (i = 0; i < ctx->nr_remaps; i++) {
+		ctx->remaps[i].fd = service_fd_install(ctx, ctx->remaps[i].fd, slot++);
+		if (ctx->remaps[i].fd < 0)
 			return -1;
 	}
 	return 0;
@@ -288,7 +305,7 @@ static int open_file(struct restore_ctx *ctx, FileEntry *fe, int min_fd)
 	else if (fe->type == FD_TYPES__MEMFD)
 		fd = shmem_open_file(ctx, fe);
 	else if (fe->type == FD_TYPES__REG && fe->reg)
-		fd = reg_file_open(ctx->set, fe->reg, 1);
+		fd = reg_file_open(ctx, fe->reg, 1);
 	else
 		return error("files.img: file id %u: type %d is not restored yet", fe->id, fe->type);
 	if (fd < 0)
@@ -394,6 +411,7 @@ out:
 		 * hold (a reader would never see EOF), anything else. */
 		pipes_close(ctx);
 		shmem_close(ctx);
+		remap_close(ctx);
 		close_all_but(want, max_fd + 1, keep, 2);
 	} else {
 		for (i = 0; i < n; i++) {
@@ -421,6 +439,27 @@ static const char *fs_path(struct restore_ctx *ctx, struct img_task *t, uint32_t
 	return fe->reg->name;
 }
 
+/* A cwd removed before the dump is entered through its dentry (remap.c),
+ * before files_restore() closes the service fds that hold it; files are
+ * opened by absolute names, so the early chdir changes nothing for them.
+ * Inside a chroot the dentry would have to be reached after the chroot. */
+int fs_enter_removed_cwd(struct restore_ctx *ctx, struct img_task *t)
+{
+	FileEntry *cwd = imgset_file(ctx->set, t->fs->cwd_id);
+	const char *root = fs_path(ctx, t, t->fs->root_id, "root");
+	char buf[64];
+
+	if (!cwd || !cwd->reg || !imgset_remap(ctx->set, cwd->id))
+		return 0;
+	if (!root || strcmp(root, "/"))
+		return error("fs-%u.img: the cwd %s was removed and the root is %s: a removed cwd in a chroot is "
+			     "not restored yet", t->pid, cwd->reg->name, root ? root : "?");
+	if (chdir(remap_path(ctx, cwd->reg, buf, sizeof(buf))))
+		return error("fs-%u.img: cannot enter the removed cwd %s: %s", t->pid, cwd->reg->name,
+			     strerror(errno));
+	return 0;
+}
+
 /* Root first (CRIU's restore_fs): the cwd is a path in the new root. */
 int fs_restore(struct restore_ctx *ctx, struct img_task *t)
 {
@@ -431,7 +470,7 @@ int fs_restore(struct restore_ctx *ctx, struct img_task *t)
 		return -1;
 	if (strcmp(root, "/") && chroot(root))
 		return error("fs-%u.img: cannot chroot to %s: %s", t->pid, root, strerror(errno));
-	if (chdir(cwd))
+	if (!imgset_remap(ctx->set, t->fs->cwd_id) && chdir(cwd))
 		return error("fs-%u.img: cannot chdir to %s: %s", t->pid, cwd, strerror(errno));
 	if (t->fs->has_umask)
 		umask(t->fs->umask);

@@ -131,8 +131,8 @@ static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *
 				     t->pid, (unsigned long)v->start, (unsigned long)v->shmid);
 		/* A shared mapping opens the file as it was mapped (fdflags);
 		 * its size is checked as CRIU does for the file entry. */
-		fd = shared ? reg_file_open_flags(ctx->set, fe->reg, v->has_fdflags ? v->fdflags : O_RDWR, 1) :
-			      reg_file_open(ctx->set, fe->reg, 1);
+		fd = shared ? reg_file_open_flags(ctx, fe->reg, v->has_fdflags ? v->fdflags : O_RDWR, 1) :
+			      reg_file_open(ctx, fe->reg, 1);
 		if (fd < 0)
 			return -1;
 		if (shared && !(v->has_fdflags && (v->fdflags & O_ACCMODE) != O_RDONLY))

@@ -886,7 +886,9 @@ int restore_run(const struct restore_opts *opts)
 		goto out_shared;
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx) || service_fds_setup(&c.ctx))
+	/* The ghosts are made, opened and removed here, before any fork:
+	 * a failure from now on leaves none behind (remap.c). */
+	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx) || remap_prepare(&c.ctx) || service_fds_setup(&c.ctx))
 		goto out_shared;
 	{
 		struct rusage ru;
@@ -905,7 +907,7 @@ int restore_run(const struct restore_opts *opts)
 	 * said once, with the stage, by report_failure(). */
 	log_capture(c.error, sizeof(c.error));
 	if (start_protocol(&c) || create_tree(&c) || catch_init(&c.caught) ||
-	    (pipes_close(&c.ctx), shmem_close(&c.ctx), run_protocol(&c))) {
+	    (pipes_close(&c.ctx), shmem_close(&c.ctx), remap_close(&c.ctx), run_protocol(&c))) {
 		if (c.caught.stuck_tid && !c.hung)
 			c.hung = c.caught.stuck_past_deadline ? HUNG_TIMEOUT : HUNG_WATCHDOG;
 		catch_release(&c.caught);
@@ -934,6 +936,7 @@ int restore_run(const struct restore_opts *opts)
 	}
 	log_capture(NULL, 0);
 	service_log_forward(&c.ctx, &c.log_done);
+	remap_cleanup_links(&c.ctx);
 	print_results(&c);
 	if (opts->pidfile && write_pidfile(opts->pidfile, c.root)) {
 		kill_tree(&c);
@@ -965,6 +968,8 @@ out_shared:
 	free(c.ctx.pipes);
 	shmem_close(&c.ctx);
 	free(c.ctx.shmems);
+	remap_close(&c.ctx);
+	free(c.ctx.remaps);
 	munmap(c.ctx.shared, PAGE_UP(sizeof(struct shared_area)));
 out_set:
 	imgset_free(set);

@@ -311,12 +311,14 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 
 	if (!exe || !exe->reg)
 		task_fail(ctx, t, "mm-%u.img: exe file id %u is not a regular file", t->pid, t->mm->exe_file_id);
-	fd = reg_file_open(ctx->set, exe->reg, 1);
+	fd = reg_file_open(ctx, exe->reg, 1);
 	if (fd < 0)
 		task_fail(ctx, t, "task %u: exe", t->pid);
 	exe_fd = service_fd_install(ctx, fd, SFD_EXE);
 	if (exe_fd < 0)
 		task_fail(ctx, t, "task %u: cannot move the exe fd", t->pid);
+	if (fs_enter_removed_cwd(ctx, t))
+		task_fail(ctx, t, "task %u: fs", t->pid);
 	if (files_restore(ctx, t))
 		task_fail(ctx, t, "task %u: files", t->pid);
 	if (fs_restore(ctx, t))

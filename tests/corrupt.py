@@ -12,6 +12,9 @@ the images directory first.
   corrupt.py cut FILE BYTES           keep the first BYTES bytes (negative:
                                       drop that many from the end)
   corrupt.py secbits CORE_IMG VALUE   the thread's creds say securebits VALUE
+  corrupt.py ghost-mode GHOST_IMG MODE  the ghost file's mode is MODE (the
+                                      contents after its entry are kept)
+  corrupt.py remap-type REMAP_IMG N T remap-fpath entry N has remap_type T
 """
 import struct
 import sys
@@ -107,6 +110,15 @@ def main(argv):
         n = int(argv[3])
         open(path, "wb").write(data[:n] if n >= 0 else data[:len(data) + n])
         return 0
+    if op == "ghost-mode":
+        # Only entry 0 is framed as the others: raw contents or chunks follow.
+        data = open(path, "rb").read()
+        (n,) = struct.unpack_from("<I", data, 8)
+        gfe = parse(data[12:12 + n])
+        get(gfe, 3)[2] = int(argv[3], 0)
+        msg = build(gfe)
+        open(path, "wb").write(data[:8] + struct.pack("<I", len(msg)) + msg + data[12 + n:])
+        return 0
     magic, entries = read_image(path)
     if op in ("vma-overlap", "vma-swap"):
         n = int(argv[3])
@@ -134,6 +146,10 @@ def main(argv):
         get(tc, 10)[2] = build(creds)
         get(core, 5)[2] = build(tc)
         entries[0] = build(core)
+    elif op == "remap-type":
+        n = int(argv[3])
+        rpe = [f for f in parse(entries[n]) if f[0] != 3] + [[3, 0, int(argv[4])]]
+        entries[n] = build(rpe)
     else:
         sys.stderr.write(__doc__)
         return 4

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "image.h"
 #include "json.h"
@@ -77,7 +78,7 @@ static const struct dict_name task_state_names[] = {
 	{ 1, "Alive" }, { 3, "Zombie" }, { 6, "Stopped" }, { 0, NULL },
 };
 
-enum show_kind { SHOW_HEX, SHOW_FLAGS, SHOW_DICT };
+enum show_kind { SHOW_HEX, SHOW_FLAGS, SHOW_DICT, SHOW_DEV, SHOW_ODEV };
 
 struct show_format {
 	const char *field;		/* "descriptor_name.field_name" */
@@ -89,6 +90,10 @@ struct show_format {
 #define HEX(f)		{ f, SHOW_HEX, NULL, NULL }
 #define FLAGS(f, t)	{ f, SHOW_FLAGS, t, NULL }
 #define DICT(f, t)	{ f, SHOW_DICT, NULL, t }
+/* (criu).dev: "major:minor" of the kernel's dev_t (20 minor bits);
+ * with .odev, of glibc's (makedev()). */
+#define DEV(f)		{ f, SHOW_DEV, NULL, NULL }
+#define ODEV(f)		{ f, SHOW_ODEV, NULL, NULL }
 
 /* CRIU's (criu).hex / .flags / .dict marks on the fields our protos carry.  A
  * message field marked hex makes every integer inside it hex (pb2dict). */
@@ -131,6 +136,8 @@ static const struct show_format show_formats[] = {
 	FLAGS("memfd_inode_entry.seals", seals_flags),
 	HEX("pipe_entry.flags"),
 	HEX("tty_file_entry.flags"),
+	DEV("ghost_file_entry.dev"),
+	ODEV("ghost_file_entry.rdev"),
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -253,6 +260,16 @@ static void show_integer(struct json *j, const ProtobufCFieldDescriptor *fd,
 	}
 	if (fmt && fmt->kind == SHOW_FLAGS && !is_signed) {
 		show_flags(j, u, fmt->flags);
+		return;
+	}
+	if (fmt && (fmt->kind == SHOW_DEV || fmt->kind == SHOW_ODEV) && !is_signed) {
+		char buf[32];
+
+		if (fmt->kind == SHOW_DEV)
+			snprintf(buf, sizeof(buf), "%" PRIu64 ":%" PRIu64, u >> 20, u & ((1u << 20) - 1));
+		else
+			snprintf(buf, sizeof(buf), "%u:%u", major(u), minor(u));
+		json_cstr(j, buf);
 		return;
 	}
 	if (fmt && fmt->kind == SHOW_DICT && !is_signed) {
@@ -452,7 +469,10 @@ static int show_image(const char *path)
 
 		json_obj_open(&j);
 		ret = show_fields(&j, e->msg, 0);
-		if (!ret && (img->desc->flags & IMG_EXTRA)) {
+		/* A ghost in chunks has its bytes after each chunk, none
+		 * after its own entry (crit shows no "extra" there). */
+		if (!ret && (img->desc->flags & IMG_EXTRA) &&
+		    !(e->msg->descriptor == &ghost_file_entry__descriptor && ((GhostFileEntry *)e->msg)->chunks)) {
 			json_key(&j, "extra");
 			ret = show_bytes(&j, e->extra, e->extra_len);
 		}
