@@ -111,6 +111,7 @@ struct restore_ctx {
 	struct restore_pipe {
 		uint32_t pipe_id;
 		int fds[2];	/* service fds, inherited by all */
+		int taken[2];	/* the end is a file id's description */
 	} *pipes;
 	size_t nr_files;
 	struct restore_file {

@@ -129,6 +129,7 @@ static int add_pipe(struct restore_ctx *ctx, uint32_t pipe_id)
 	/* service_fds_setup() moves them out of the tasks' way. */
 	p->fds[0] = fds[0];
 	p->fds[1] = fds[1];
+	p->taken[0] = p->taken[1] = 0;
 	p->pipe_id = pipe_id;
 	ctx->nr_pipes++;
 	return 0;
@@ -308,21 +309,33 @@ void task_fds_close_foreign(const struct restore_ctx *ctx)
 	close_range(ctx->sfd_top, ~0u, 0);
 }
 
-/* A new open file description of a pipe, as CRIU's reopen_pipe(): an open
- * of the controller's end through /proc opens the pipe inode again, with
- * its own flags and its own file.  The open gets the access mode only; the
- * other flags (O_NONBLOCK, O_ASYNC) are set by F_SETFL, which arms fasync. */
+/* The kernel's O_LARGEFILE (glibc's is 0 on x86_64): every open() sets
+ * it on a 64-bit kernel, pipe() does not, and F_SETFL cannot change it. */
+#define KERNEL_O_LARGEFILE 0100000
+
+/* An open file description of a pipe for one files.img id.  An id without
+ * O_LARGEFILE came from pipe() itself: it gets the controller's own end
+ * (the first such id of each end).  Any other is a new open of the pipe
+ * inode through /proc, as CRIU's reopen_pipe(), with its own file and
+ * flags.  The open gets the access mode only; the other flags (O_NONBLOCK,
+ * O_ASYNC) are set by F_SETFL, which arms fasync. */
 static int open_pipe(struct restore_ctx *ctx, FileEntry *fe)
 {
 	PipeEntry *pe = fe->pipe;
 	struct restore_pipe *p = pe ? pipe_of(ctx, pe->pipe_id) : NULL;
+	int end = pe && (pe->flags & O_ACCMODE) == O_WRONLY;
 	char path[64];
 	int fd;
 
 	if (!p)
 		return error("files.img: file id %u: pipe %u was not created", fe->id, pe ? pe->pipe_id : 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->fds[(pe->flags & O_ACCMODE) == O_WRONLY]);
-	fd = open(path, (pe->flags & O_ACCMODE) | O_CLOEXEC);
+	if (!(pe->flags & KERNEL_O_LARGEFILE) && (pe->flags & O_ACCMODE) != O_RDWR && !p->taken[end]) {
+		p->taken[end] = 1;
+		fd = fcntl(p->fds[end], F_DUPFD_CLOEXEC, 0);
+	} else {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->fds[end]);
+		fd = open(path, (pe->flags & O_ACCMODE) | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return error("files.img: file id %u: cannot open pipe %u again: %s", fe->id, pe->pipe_id,
 			     strerror(errno));
