@@ -402,48 +402,91 @@ static int open_file(struct restore_ctx *ctx, FileEntry *fe, int min_fd)
 	return high;
 }
 
-/* How many fd tables (fdinfo images of live tasks) hold file id `id`. */
-static int id_tables(const struct img_set *set, uint32_t id)
+struct id_table {
+	uint32_t id, table;
+};
+
+static int cmp_id_table(const void *a, const void *b)
 {
-	size_t i, j;
-	int n = 0;
+	const struct id_table *x = a, *y = b;
 
-	for (i = 0; i < set->nr_fdinfo_imgs; i++) {
-		struct image *img = set->fdinfo[i].img;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->table < y->table ? -1 : x->table > y->table;
+}
 
-		for (j = 0; img && j < img->nr; j++)
-			if (((FdinfoEntry *)img->entries[j].msg)->id == id) {
-				n++;
-				break;
-			}
+static int add_shared(struct restore_ctx *ctx, uint32_t id)
+{
+	struct restore_file *f;
+
+	if (shared_file(ctx, id))
+		return 0;
+	f = realloc(ctx->files, (ctx->nr_files + 1) * sizeof(*f));
+	if (!f)
+		return error("out of memory");
+	ctx->files = f;
+	ctx->files[ctx->nr_files].id = id;
+	ctx->files[ctx->nr_files].fd = -1;
+	ctx->nr_files++;
+	return 0;
+}
+
+/* The ids the controller opens: every pipe id, and every id that more
+ * than one fd table (fdinfo image) holds. */
+static int find_shared(struct restore_ctx *ctx)
+{
+	const struct img_set *set = ctx->set;
+	struct id_table *all;
+	size_t n = 0, i, j, k;
+	int ret = 0;
+
+	for (i = 0; i < set->nr_fdinfo_imgs; i++)
+		n += set->fdinfo[i].img ? set->fdinfo[i].img->nr : 0;
+	all = calloc(n + 1, sizeof(*all));
+	if (!all)
+		return error("out of memory");
+	for (n = 0, i = 0; i < set->nr_fdinfo_imgs; i++)
+		for (j = 0; set->fdinfo[i].img && j < set->fdinfo[i].img->nr; j++) {
+			all[n].id = ((FdinfoEntry *)set->fdinfo[i].img->entries[j].msg)->id;
+			all[n++].table = i;
+		}
+	qsort(all, n, sizeof(*all), cmp_id_table);
+	for (i = 0; i < n && !ret; i = k) {
+		for (k = i + 1; k < n && all[k].id == all[i].id; k++)
+			;
+		if (all[k - 1].table != all[i].table)
+			ret = add_shared(ctx, all[i].id);
 	}
-	return n;
+	free(all);
+	for (i = 0; i < set->nr_files && !ret; i++)
+		if (set->files[i]->type == FD_TYPES__PIPE)
+			ret = add_shared(ctx, set->files[i]->id);
+	return ret;
 }
 
 /* The controller, after the pipes and shared memory exist and before any
- * fork: the descriptions several tasks share (see the top of the file). */
+ * fork: the descriptions several tasks share (see the top of the file).
+ * service_fds_setup() moves them up; until then they are ordinary fds,
+ * for which the soft fd limit may have to grow. */
 int files_prepare(struct restore_ctx *ctx)
 {
-	const struct img_set *set = ctx->set;
+	struct rlimit rl;
 	size_t i;
 
-	for (i = 0; i < set->nr_files; i++) {
-		FileEntry *fe = set->files[i];
-		struct restore_file *f;
-		int fd;
+	if (find_shared(ctx))
+		return -1;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < ctx->nr_files + 256 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = ctx->nr_files + 256 < rl.rlim_max ? ctx->nr_files + 256 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (i = 0; i < ctx->nr_files; i++) {
+		FileEntry *fe = imgset_file(ctx->set, ctx->files[i].id);
 
-		if (shared_file(ctx, fe->id) || (fe->type != FD_TYPES__PIPE && id_tables(set, fe->id) < 2))
-			continue;
-		f = realloc(ctx->files, (ctx->nr_files + 1) * sizeof(*f));
-		if (!f)
-			return error("out of memory");
-		ctx->files = f;
-		fd = open_description(ctx, fe);
-		if (fd < 0)
+		if (!fe)
+			return error("fdinfo: file id %u is not in files.img", ctx->files[i].id);
+		ctx->files[i].fd = open_description(ctx, fe);
+		if (ctx->files[i].fd < 0)
 			return -1;
-		ctx->files[ctx->nr_files].id = fe->id;
-		ctx->files[ctx->nr_files].fd = fd;
-		ctx->nr_files++;
 	}
 	return 0;
 }
