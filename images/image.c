@@ -35,6 +35,7 @@ const struct img_desc img_descs[] = {
 	D("SECCOMP", "seccomp", 0x64413049, 0, &seccomp_entry__descriptor, NULL),
 	D("TIMENS", "timens-", 0x43114433, 0, &timens_entry__descriptor, NULL),
 	D("STATS", "stats-", 0x57093306, IMG_SERVICE, &stats_entry__descriptor, NULL),
+	D("FILE_LOCKS", "filelocks", 0x54323616, 0, &file_lock_entry__descriptor, NULL),
 	D("MEMFD_INODE", "memfd", 0x48453499, 0, &memfd_inode_entry__descriptor, NULL),
 	D("REMAP_FPATH", "remap-fpath", 0x59133954, 0, &remap_file_path_entry__descriptor, NULL),
 	/* A ghost file: its entry, then its contents raw to the end, or as

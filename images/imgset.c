@@ -264,7 +264,9 @@ struct img_set *imgset_read(const char *dir)
 	set->seccomp_img = read_one(set, "seccomp.img", "SECCOMP", 0);
 	set->timens_img = read_one(set, "timens-0.img", "TIMENS", 0);
 	set->memfd_img = read_one(set, "memfd.img", "MEMFD_INODE", 0);
-	if (!set->pipes_data_img || !set->seccomp_img || !set->timens_img || !set->memfd_img)
+	set->file_locks_img = read_one(set, "filelocks.img", "FILE_LOCKS", 0);
+	if (!set->pipes_data_img || !set->seccomp_img || !set->timens_img || !set->memfd_img ||
+	    !set->file_locks_img)
 		goto err;
 	if (set->timens_img->nr)
 		set->timens = (TimensEntry *)set->timens_img->entries[0].msg;
@@ -310,6 +312,7 @@ void imgset_free(struct img_set *set)
 		image_free(set->ghosts[i].img);
 	free(set->ghosts);
 	image_free(set->remap_img);
+	image_free(set->file_locks_img);
 	free(set);
 }
 

@@ -131,7 +131,7 @@ struct img_task {
 struct img_set {
 	char dir[256];
 	struct image *inventory_img, *pstree_img, *files_img, *pipes_data_img;
-	struct image *seccomp_img, *timens_img, *memfd_img;
+	struct image *seccomp_img, *timens_img, *memfd_img, *file_locks_img;
 	InventoryEntry *inventory;
 	TimensEntry *timens;		/* NULL when there is no timens-0.img */
 	size_t nr_tasks;

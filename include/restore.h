@@ -92,6 +92,9 @@ struct shared_area {
 	struct task_entries te;
 	struct task_report reports[BARRIER_NR_SLOTS];
 	int32_t detach_ack;	/* the reaper let go of crstep (--detach) */
+	/* Per pstree entry that owns a shared fd table: 1 once its fds are
+	 * in place (a futex the tasks sharing the table wait on). */
+	int32_t fdt_done[BARRIER_NR_SLOTS];
 };
 
 /* The task's view of the restore, set up by the controller before it forks. */
@@ -109,7 +112,19 @@ struct restore_ctx {
 	struct restore_pipe {
 		uint32_t pipe_id;
 		int fds[2];	/* service fds, inherited by all */
+		int taken[2];	/* the end is a file id's description */
 	} *pipes;
+	size_t nr_files;
+	struct restore_file {
+		uint32_t id;	/* files.img id */
+		int fd;		/* service fd: the open file description itself */
+	} *files;
+	/* Per pstree entry: its fd table's owner (the pstree index of the
+	 * first task with its files_id, which restores the fds) and its own
+	 * rank among the tasks sharing the table (0 for the owner). */
+	int fdt_owner[BARRIER_NR_SLOTS];
+	int fdt_rank[BARRIER_NR_SLOTS];
+	int fdt_max;		/* the most tasks sharing one fd table */
 	size_t nr_shmems;
 	struct restore_shmem {
 		uint64_t shmid;		/* memfd inode_id, or 1<<63 | anon shmid */
@@ -123,9 +138,11 @@ struct restore_ctx {
 	} *remaps;
 };
 
-/* Pipes are made by the controller before the tree exists, so every task
- * inherits both ends; each keeps the ends its fdinfo names and closes the
- * rest (CRIU passes them over unix sockets instead). */
+/* Pipes are made by the controller before the tree exists, and so are the
+ * open file descriptions several tasks share (every pipe file id, and any
+ * file id in more than one fd table): every task inherits them as service
+ * fds and dup's the ones its fdinfo names (CRIU opens each in one task,
+ * its file master, and passes it to the others over unix sockets). */
 
 /* Service fds: what crstep itself holds in a task while it restores (the
  * log, the exe for PR_SET_MM_MAP, the pipes and shared memory every task
@@ -135,11 +152,18 @@ struct restore_ctx {
 enum service_fd {
 	SFD_LOG,	/* the tasks' warnings: a memfd the controller copies to stderr */
 	SFD_EXE,	/* a task's exe, for PR_SET_MM_MAP */
-	SFD_SHARED,	/* then the pipes and the shared memory */
+	SFD_PER_TASK,	/* the two above, once per task sharing an fd table;
+			   then the pipes, shared files and shared memory */
 };
 static inline int service_fd(const struct restore_ctx *ctx, int slot)
 {
 	return ctx->sfd_top - 1 - slot;
+}
+/* A task's own log or exe slot: tasks that share one fd table (CLONE_FILES)
+ * each have their pair, so that none closes another's. */
+static inline int task_service_fd(const struct restore_ctx *ctx, const struct img_task *t, int slot)
+{
+	return service_fd(ctx, slot + SFD_PER_TASK * ctx->fdt_rank[t - ctx->set->tasks]);
 }
 
 /* Fill te->slots[].host_pid from /proc: the restored tasks as crstep sees
@@ -151,8 +175,9 @@ void restore_refresh_host_pids(struct restore_ctx *ctx);
  * (stepper_exit_code()). */
 int restore_run(const struct restore_opts *opts);
 
-/* fork() with a chosen pid in the caller's pid namespace (clone3 set_tid). */
-pid_t restore_clone(pid_t want);
+/* fork() with a chosen pid in the caller's pid namespace (clone3 set_tid);
+ * flags: CLONE_FILES for a child that shares its parent's fd table. */
+pid_t restore_clone(pid_t want, uint64_t flags);
 
 /* task.c: the root task's life from clone to the restorer.  Never returns. */
 __attribute__((noreturn)) void task_main(struct restore_ctx *ctx, struct img_task *t);
@@ -178,7 +203,12 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 __attribute__((noreturn)) void mem_jump(struct premap *pm);
 
 /* files.c */
+int fdt_prepare(struct restore_ctx *ctx);
+int files_prepare(struct restore_ctx *ctx);
+void files_close(struct restore_ctx *ctx);
 int files_restore(struct restore_ctx *ctx, struct img_task *t);
+int files_wait_shared(struct restore_ctx *ctx, struct img_task *t);
+int locks_restore(struct restore_ctx *ctx, struct img_task *t);
 int fs_restore(struct restore_ctx *ctx, struct img_task *t);
 int fs_enter_removed_cwd(struct restore_ctx *ctx, struct img_task *t);
 int reg_file_open(const struct restore_ctx *ctx, const RegFileEntry *reg, int check_size);

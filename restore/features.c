@@ -191,6 +191,59 @@ static int check_sessions(const struct img_set *set)
 	return 0;
 }
 
+/* An fd table several tasks share (CLONE_FILES) is rebuilt by forking each
+ * of them sharing its parent's: the first task holding it (pstree order,
+ * parents first) restores it, every other one must be a child of a task
+ * holding it too. */
+static int check_fd_tables(const struct img_set *set)
+{
+	size_t i, j;
+
+	for (i = 1; i < set->nr_tasks; i++) {
+		const struct img_task *t = &set->tasks[i], *parent;
+
+		if (t->zombie || !t->ids)
+			continue;
+		for (j = 0; j < i; j++)
+			if (!set->tasks[j].zombie && set->tasks[j].ids &&
+			    set->tasks[j].ids->files_id == t->ids->files_id)
+				break;
+		if (j == i)
+			continue;
+		parent = imgset_task(set, t->pstree->ppid);
+		if (!parent || !parent->ids || parent->ids->files_id != t->ids->files_id)
+			return error("ids-%u.img: task %u shares fd table %u with task %u but not with its parent: "
+				     "not restored yet", t->pid, t->pid, t->ids->files_id, set->tasks[j].pid);
+	}
+	return 0;
+}
+
+/* filelocks.img: flock, POSIX and OFD locks and leases are set again by
+ * the task the image names; a lease being broken (an open waited for it at
+ * the dump) and locks of tasks the tree does not restore are not. */
+static int check_file_locks(const struct img_set *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->file_locks_img->nr; i++) {
+		const FileLockEntry *fl = (FileLockEntry *)set->file_locks_img->entries[i].msg;
+		const struct img_task *t = imgset_task(set, fl->pid);
+
+		if (fl->flag != 1 && fl->flag != 2 && fl->flag != 4 && fl->flag != 8)
+			return error("filelocks.img: entry %zu: lock kind %#x: not restored yet", i, fl->flag);
+		if (fl->flag == 8 && (fl->type & 4))
+			return error("filelocks.img: entry %zu: a lease being broken (type %#x): not restored yet",
+				     i, fl->type);
+		if (fl->type != 0 /* F_RDLCK */ && fl->type != 1 /* F_WRLCK */)
+			return error("filelocks.img: entry %zu: lock type %#x (mandatory or unknown): not restored "
+				     "yet", i, fl->type);
+		if (!t || t->zombie)
+			return error("filelocks.img: entry %zu: a lock of pid %d, not a live task of the tree",
+				     i, fl->pid);
+	}
+	return 0;
+}
+
 /* Namespaces, as CRIU finds the ones it restores: a task's namespace ids
  * against the dumper's own (inventory root_ids).  crstep restores into its
  * own namespaces (a fresh pid namespace at most), so a task dumped inside a
@@ -232,7 +285,8 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 	if (set->inventory->img_version != 2 || !set->inventory->fdinfo_per_id)
 		return error("inventory.img: image version %u%s: too old an image", set->inventory->img_version,
 			     set->inventory->fdinfo_per_id ? "" : " without fdinfo per id");
-	if (check_namespaces(set) || remap_features_check(set) || check_sessions(set))
+	if (check_namespaces(set) || remap_features_check(set) || check_sessions(set) || check_fd_tables(set) ||
+	    check_file_locks(set))
 		return -1;
 	for (i = 0; i < set->nr_tasks; i++)
 		if (check_task(set, &set->tasks[i], cpu_cap_none))

@@ -72,9 +72,9 @@ static pid_t clone3_pid(uint64_t flags, pid_t want)
 	return syscall(SYS_clone3, &args, sizeof(args));
 }
 
-pid_t restore_clone(pid_t want)
+pid_t restore_clone(pid_t want, uint64_t flags)
 {
-	return clone3_pid(0, want);
+	return clone3_pid(flags, want);
 }
 
 /* The offsets of our own time namespace against the host's clocks (all
@@ -887,8 +887,10 @@ int restore_run(const struct restore_opts *opts)
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* The ghosts are made, opened and removed here, before any fork:
-	 * a failure from now on leaves none behind (remap.c). */
-	if (pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx) || remap_prepare(&c.ctx) || service_fds_setup(&c.ctx))
+	 * a failure from now on leaves none behind (remap.c).  Shared files
+	 * come after them: one of them may be a ghost. */
+	if (fdt_prepare(&c.ctx) || pipes_prepare(&c.ctx) || shmem_prepare(&c.ctx) || remap_prepare(&c.ctx) ||
+	    files_prepare(&c.ctx) || service_fds_setup(&c.ctx))
 		goto out_shared;
 	{
 		struct rusage ru;
@@ -907,7 +909,7 @@ int restore_run(const struct restore_opts *opts)
 	 * said once, with the stage, by report_failure(). */
 	log_capture(c.error, sizeof(c.error));
 	if (start_protocol(&c) || create_tree(&c) || catch_init(&c.caught) ||
-	    (pipes_close(&c.ctx), shmem_close(&c.ctx), remap_close(&c.ctx), run_protocol(&c))) {
+	    (pipes_close(&c.ctx), files_close(&c.ctx), shmem_close(&c.ctx), remap_close(&c.ctx), run_protocol(&c))) {
 		if (c.caught.stuck_tid && !c.hung)
 			c.hung = c.caught.stuck_past_deadline ? HUNG_TIMEOUT : HUNG_WATCHDOG;
 		catch_release(&c.caught);
@@ -966,6 +968,8 @@ out_shared:
 	free(c.caught.t);
 	pipes_close(&c.ctx);
 	free(c.ctx.pipes);
+	files_close(&c.ctx);
+	free(c.ctx.files);
 	shmem_close(&c.ctx);
 	free(c.ctx.shmems);
 	remap_close(&c.ctx);

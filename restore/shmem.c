@@ -188,7 +188,7 @@ int shmem_open_file(struct restore_ctx *ctx, const FileEntry *fe)
 	if (!sh)
 		return error("files.img: file id %u: no memfd inode", fe->id);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", sh->fd);
-	fd = open(path, (fe->memfd->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
+	fd = open(path, (fe->memfd->flags & ~(O_CREAT | O_TRUNC | O_EXCL | O_ASYNC)) | O_CLOEXEC);
 	if (fd < 0 || (fe->memfd->pos && lseek(fd, fe->memfd->pos, SEEK_SET) < 0))
 		return error("files.img: file id %u: cannot reopen the memfd: %s", fe->id, strerror(errno));
 	return fd;

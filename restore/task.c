@@ -6,6 +6,7 @@
  * for the participants to drain first. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,7 +76,9 @@ static void fork_children(struct restore_ctx *ctx, struct img_task *t)
 
 		if (child->pstree->ppid != t->pid)
 			continue;
-		pid = restore_clone(child->pid);
+		/* A task of the parent's fd table shares it from birth (CRIU's
+		 * CLONE_FILES in fork_with_pid()). */
+		pid = restore_clone(child->pid, ctx->fdt_rank[i] ? CLONE_FILES : 0);
 		if (pid == 0)
 			task_main(ctx, child);
 		if (pid < 0)
@@ -306,21 +309,28 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	struct task_entries *te = &ctx->shared->te;
 	struct rst_sigaction sigchld = { 0 };
 	FileEntry *exe = imgset_file(ctx->set, t->mm->exe_file_id);
+	int rank = ctx->fdt_rank[t - ctx->set->tasks];
 	int exe_fd, fd;
 	size_t i;
 
 	if (!exe || !exe->reg)
 		task_fail(ctx, t, "mm-%u.img: exe file id %u is not a regular file", t->pid, t->mm->exe_file_id);
+	/* A task that shares its fd table opens nothing before its owner
+	 * has put the fds in place. */
+	if (rank && files_wait_shared(ctx, t))
+		task_fail(ctx, t, "task %u: files", t->pid);
 	fd = reg_file_open(ctx, exe->reg, 1);
 	if (fd < 0)
 		task_fail(ctx, t, "task %u: exe", t->pid);
-	exe_fd = service_fd_install(ctx, fd, SFD_EXE);
+	exe_fd = service_fd_install(ctx, fd, SFD_EXE + SFD_PER_TASK * rank);
 	if (exe_fd < 0)
 		task_fail(ctx, t, "task %u: cannot move the exe fd", t->pid);
 	if (fs_enter_removed_cwd(ctx, t))
 		task_fail(ctx, t, "task %u: fs", t->pid);
-	if (files_restore(ctx, t))
+	if (!rank && files_restore(ctx, t))
 		task_fail(ctx, t, "task %u: files", t->pid);
+	if (locks_restore(ctx, t))
+		task_fail(ctx, t, "task %u: file locks", t->pid);
 	if (fs_restore(ctx, t))
 		task_fail(ctx, t, "task %u: fs", t->pid);
 	restore_rlimits(t);
@@ -355,7 +365,7 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 		task_fail(ctx, t, "task %u: aborted while waiting to enter the restorer", t->pid);
 	/* Nothing of crstep's may stay open in the restored task: from here
 	 * on failures are reported through the shared area only. */
-	close(service_fd(ctx, SFD_LOG));
+	close(task_service_fd(ctx, t, SFD_LOG));
 	log_set_fd(-1);
 	unregister_glibc_rseq();
 	mem_jump(pm);
@@ -402,9 +412,18 @@ void task_main(struct restore_ctx *ctx, struct img_task *t)
 	 * crstep must not hold crstep's output open.  Then nothing else of
 	 * crstep's stays, so the children forked at FORKING get none of it
 	 * either. */
-	log_set_fd(service_fd(ctx, SFD_LOG));
-	close(service_fd(ctx, SFD_EXE));
-	task_fds_close_foreign(ctx);
+	if (ctx->fdt_rank[t - ctx->set->tasks]) {
+		/* The fd table is the parent's, already cleared: this task
+		 * only adds its own log. */
+		if (dup3(service_fd(ctx, SFD_LOG), task_service_fd(ctx, t, SFD_LOG), O_CLOEXEC) < 0)
+			task_fail(ctx, t, "task %u: cannot place its log fd: %s", t->pid, strerror(errno));
+	} else {
+		/* Besides its own log, the other tasks' log and exe slots go
+		 * (copied from a parent whose table is shared). */
+		close_range(service_fd(ctx, SFD_PER_TASK * ctx->fdt_max - 1), service_fd(ctx, SFD_EXE), 0);
+		task_fds_close_foreign(ctx);
+	}
+	log_set_fd(task_service_fd(ctx, t, SFD_LOG));
 
 	while (stage >= 0 && stage < CR_STATE_RESTORE) {
 		if (stage == CR_STATE_FORKING) {

@@ -14,6 +14,10 @@ ids-PID.img -> fdinfo-FILES_ID.img -> files.img (read with `crstep show`):
              inode (and different pipe ids do not); a memfd is /memfd:NAME
   flags      /proc/PID/fdinfo flags == the file's dumped flags, plus
              O_CLOEXEC exactly when the fdinfo entry has FD_CLOEXEC
+  sharing    a files.img id is one open file description: fds of one id,
+             in one task or in several, are one file (kcmp KCMP_FILE), fds
+             of different ids are not; tasks whose ids-PID.img name the same
+             files_id share one fd table (KCMP_FILES), others do not
   pos        /proc/PID/fdinfo pos == the dumped pos.  The workload runs
              after the restore, so MOVING names the fds it moves, by fd
              number in every task ("4+ 5*"): FD+ is a file the workload only
@@ -25,6 +29,8 @@ The reaper (the root's parent named crstep-reaper, pid 1 of the tree's pid
 namespace) may hold only /dev/null on 0, 1 and 2: nothing of crstep's.
 Zombies hold no fds and are skipped.  Prints one line per problem and a
 summary last; exits 0 when all holds."""
+import ctypes
+import functools
 import json
 import os
 import subprocess
@@ -130,6 +136,58 @@ def expected_file(fe):
     return t, None, None, None
 
 
+SYS_KCMP, KCMP_FILE, KCMP_FILES = 312, 0, 2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def kcmp(pid1, pid2, kind, a=0, b=0):
+    """0 same object, 1 or 2 an order between two different ones."""
+    r = _libc.syscall(SYS_KCMP, pid1, pid2, kind, ctypes.c_ulong(a), ctypes.c_ulong(b))
+    if r < 0:
+        raise OSError(ctypes.get_errno(), "kcmp(%d, %d, %d, %d, %d)" % (pid1, pid2, kind, a, b))
+    return r
+
+
+def check_sharing(fds, tables, problems):
+    """fds: (id, host, fd, where) of every fd checked; tables: (files_id,
+    host, pid) of every task checked."""
+    first = {}
+    for fid, host, fd, where in fds:
+        if fid not in first:
+            first[fid] = (host, fd, where)
+            continue
+        h0, fd0, w0 = first[fid]
+        try:
+            if kcmp(h0, host, KCMP_FILE, fd0, fd):
+                problems.append("%s: file id %d is another open file description than in %s" % (where, fid, w0))
+        except OSError as err:
+            problems.append("%s: %s" % (where, err))
+    # One description per id: sorted in kcmp's order, no two ids are equal.
+    reps = sorted(first.items())
+
+    def order(a, b):
+        r = kcmp(a[1][0], b[1][0], KCMP_FILE, a[1][1], b[1][1])
+        return 0 if r == 0 else (-1 if r == 1 else 1)
+    try:
+        reps.sort(key=functools.cmp_to_key(order))
+        for a, b in zip(reps, reps[1:]):
+            if order(a, b) == 0:
+                problems.append("%s: file ids %d and %d are one open file description (%s)" % (
+                    a[1][2], a[0], b[0], b[1][2]))
+    except OSError as err:
+        problems.append("comparing open file descriptions: %s" % err)
+    for i, (fid_a, ha, pa) in enumerate(tables):
+        for fid_b, hb, pb in tables[i + 1:]:
+            try:
+                same = kcmp(ha, hb, KCMP_FILES) == 0
+            except OSError as err:
+                problems.append("tasks %d and %d: %s" % (pa, pb, err))
+                continue
+            if same != (fid_a == fid_b):
+                problems.append("tasks %d and %d: %s one fd table, their images say files_id %d and %d" % (
+                    pa, pb, "share" if same else "do not share", fid_a, fid_b))
+
+
 def parse_moving(spec):
     moving = {}
     for w in spec.split():
@@ -137,11 +195,12 @@ def parse_moving(spec):
     return moving
 
 
-def check_task(img, files, host, pid, moving, pipes, problems):
+def check_task(img, files, host, pid, moving, pipes, problems, fds, tables):
     ids = img.show("ids-%d.img" % pid)
     if not ids:
         problems.append("task %d (pid %d here): no ids-%d.img" % (pid, host, pid))
         return 0
+    tables.append((ids[0]["files_id"], host, pid))
     want = {e["fd"]: e for e in img.show("fdinfo-%d.img" % ids[0]["files_id"])}
     have = {}
     for name in os.listdir("/proc/%d/fd" % host):
@@ -161,6 +220,7 @@ def check_task(img, files, host, pid, moving, pipes, problems):
             problems.append("%s: file id %d not in files.img" % (where, e["id"]))
             continue
         kind, flags, pos, ident = expected_file(fe)
+        fds.append((e["id"], host, fd, where))
         if flags is None:
             problems.append("%s: file type %s not checked" % (where, kind))
             continue
@@ -225,7 +285,7 @@ def main():
     img = Images(crstep, images)
     files = img.files()
     image_pids = {e["pid"] for e in img.show("pstree.img")}
-    problems, pipes, nr_tasks, nr_fds = [], {}, 0, 0
+    problems, pipes, nr_tasks, nr_fds, fds, tables = [], {}, 0, 0, [], []
     try:
         hosts = tree(root)
     except OSError as err:
@@ -244,11 +304,12 @@ def main():
         seen.add(pid)
         nr_tasks += 1
         try:
-            nr_fds += check_task(img, files, host, pid, moving, pipes, problems)
+            nr_fds += check_task(img, files, host, pid, moving, pipes, problems, fds, tables)
         except OSError as err:
             problems.append("task %d (pid %d here): %s" % (pid, host, err))
     if not nr_tasks:
         problems.append("no live task of the images under pid %d" % root)
+    check_sharing(fds, tables, problems)
     if len(set(pipes.values())) != len(pipes):
         problems.append("two pipe ids share one pipe here: %s" % pipes)
     reaper = check_reaper(root, problems)
@@ -257,7 +318,7 @@ def main():
     if problems:
         print("FAIL: %d problem(s) in %d task(s)" % (len(problems), nr_tasks))
         return 1
-    print("%d task(s) hold exactly their %d dumped fd(s) (flags, pos%s); %s" % (
+    print("%d task(s) hold exactly their %d dumped fd(s) (flags, pos, shared descriptions and tables%s); %s" % (
         nr_tasks, nr_fds, ", moving: " + " ".join("%d%s" % kv for kv in sorted(moving.items())) if moving else "",
         reaper))
     return 0

@@ -11,6 +11,7 @@ fds_moving() {
 	case $1 in
 	*tree*) echo "4+" ;;	# child B writes out.txt; child A's 4 is a pipe (pos 0)
 	*fdmix*) echo "3+ 9+ 4+ 5*" ;;	# the log (3 and 9), input.txt read on, rw.txt wraps
+	*/fdshare | */fdshare/images) echo "3+ 5+" ;;	# the log, shared.txt (P and C write it on)
 	*) echo "3+" ;;		# counter, threads, zombie, shm, signals: fd 3 is their log
 	esac
 }
