@@ -148,15 +148,23 @@ static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *
 	return 0;
 }
 
-/* The index of the VMA holding addr, or mm->n_vmas. */
+/* The index of the VMA holding addr, or mm->n_vmas.  The VMAs are sorted
+ * and do not overlap (images/check.c refuses other images): a binary
+ * search, since a task may have tens of thousands of them and the pagemap
+ * as many entries. */
 static size_t vma_index(const MmEntry *mm, uint64_t addr)
 {
-	size_t i;
+	size_t lo = 0, hi = mm->n_vmas;
 
-	for (i = 0; i < mm->n_vmas; i++)
-		if (mm->vmas[i]->start <= addr && addr < mm->vmas[i]->end)
-			break;
-	return i;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mm->vmas[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mm->n_vmas && mm->vmas[lo]->start <= addr ? lo : mm->n_vmas;
 }
 
 /* The names and offsets of the vDSO's exported symbols, from its ELF
@@ -371,6 +379,7 @@ int mem_premap(struct restore_ctx *ctx, struct img_task *t, struct premap *pm)
 		if (map_vma(ctx, t, v, at))
 			goto out;
 		pm->premap_of[i] = at;
+		pm->nr_premapped++;
 		at += v->end - v->start;
 	}
 	if (fill_pages(t, pm))
@@ -436,17 +445,20 @@ out:
 	return ret;
 }
 
-static void args_vmas(struct img_task *t, struct premap *pm, struct restorer_args *a)
+/* The premapped VMAs, into the array the bootstrap area holds for them
+ * (pm->nr_premapped entries, counted by mem_premap). */
+static void args_vmas(struct img_task *t, struct premap *pm, struct restorer_args *a, struct rst_vma *vmas)
 {
 	size_t i;
 
-	for (i = 0; i < t->mm->n_vmas; i++) {
+	a->vmas = vmas;
+	for (i = 0; i < t->mm->n_vmas && a->nr_vmas < pm->nr_premapped; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		struct rst_vma *r;
 
 		if (!pm->premap_of[i])
 			continue;
-		r = &a->vmas[a->nr_vmas++];
+		r = &vmas[a->nr_vmas++];
 		r->start = v->start;
 		r->end = v->end;
 		r->premap = pm->premap_of[i];
@@ -571,18 +583,26 @@ static int build_frames(struct img_task *t, struct restorer_args *a, uint64_t ar
 	return 0;
 }
 
-/* The bootstrap area: [blob][restorer_args][leader stack][per thread:
- * stack, frame] — the leader's frame sits above its stack like the others'. */
-static uint64_t boot_offset_threads(void)
+/* The bootstrap area: [blob][restorer_args][rst_vma × nr_premapped]
+ * [leader stack][per thread: stack, frame] — the leader's frame sits above
+ * its stack like the others'.  The VMA array is as long as the image needs:
+ * the blob cannot allocate, so its whole input is sized here. */
+static uint64_t boot_offset_vmas(void)
 {
-	return PAGE_UP(restorer_blob_size) + PAGE_UP(sizeof(struct restorer_args)) + RST_STACK_SIZE;
+	return PAGE_UP(restorer_blob_size) + PAGE_UP(sizeof(struct restorer_args));
+}
+
+static uint64_t boot_offset_threads(const struct premap *pm)
+{
+	return boot_offset_vmas() + PAGE_UP((uint64_t)pm->nr_premapped * sizeof(struct rst_vma)) +
+	       RST_STACK_SIZE;
 }
 
 int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap *pm, int exe_fd)
 {
 	uint64_t blob_len = PAGE_UP(restorer_blob_size);
 	uint64_t frame_len = PAGE_UP(sigframe_room());
-	uint64_t len = boot_offset_threads() + t->nr_threads * (RST_THREAD_STACK + frame_len);
+	uint64_t len = boot_offset_threads(pm) + t->nr_threads * (RST_THREAD_STACK + frame_len);
 	struct restorer_args *a;
 	uint32_t i;
 
@@ -600,7 +620,8 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 		return -1;
 	}
 	memcpy((void *)pm->boot_start, restorer_blob, restorer_blob_size);
-	if (build_frames(t, a, pm->boot_start + boot_offset_threads(), frame_len))
+	pm->boot_stack_top = pm->boot_start + boot_offset_threads(pm);
+	if (build_frames(t, a, pm->boot_stack_top, frame_len))
 		goto err;
 
 	a->keep[a->nr_keep++] = (struct rst_range){ pm->boot_start, pm->boot_end };
@@ -616,7 +637,7 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 	a->premap_start = pm->start;
 	a->premap_end = pm->end;
 
-	args_vmas(t, pm, a);
+	args_vmas(t, pm, a, (struct rst_vma *)(pm->boot_start + boot_offset_vmas()));
 	if (args_mm(ctx, t, a, exe_fd))
 		goto err;
 	args_task(t, a);
@@ -635,7 +656,7 @@ err:
 /* Jump into the blob on its own stack.  Never returns. */
 void mem_jump(struct premap *pm)
 {
-	uint64_t stack_top = pm->boot_start + boot_offset_threads();
+	uint64_t stack_top = pm->boot_stack_top;
 
 	/* rsp as after a call: 8 below a 16-byte boundary (the ABI). */
 	__asm__ volatile("movq %0, %%rsp\n\t"
