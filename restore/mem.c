@@ -117,11 +117,16 @@ static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *
 
 	if (v->status & (VMA_AREA_MEMFD | VMA_ANON_SHARED)) {
 		int fd = shmem_fd_for_vma(ctx, v);
+		int shared = !(v->status & VMA_FILE_PRIVATE);
 
 		if (fd < 0)
 			return -1;
-		/* Shared: the pages are the object's, nothing to fill. */
-		p = mmap((void *)at, len, prot, MAP_SHARED | MAP_FIXED, fd, v->pgoff);
+		/* Shared: the pages are the object's, nothing to fill.  A
+		 * private mapping of a memfd (VMA_FILE_PRIVATE) is a private
+		 * file mapping of the object, as CRIU's: its untouched pages
+		 * show the object, and the pages it wrote (its own copies)
+		 * come from pages-N.img in fill_pages. */
+		p = mmap((void *)at, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, v->pgoff);
 	} else if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED)) {
 		FileEntry *fe = imgset_file(ctx->set, v->shmid);
 		int fd, shared = v->status & VMA_FILE_SHARED;

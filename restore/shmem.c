@@ -30,7 +30,7 @@ static struct restore_shmem *shmem_find(struct restore_ctx *ctx, uint64_t shmid)
 }
 
 /* The pages of shmid from pagemap-shmem-<shmid>.img: offsets, not addresses. */
-static int shmem_fill(struct restore_ctx *ctx, int fd, uint64_t shmid)
+static int shmem_fill(struct restore_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
 {
 	char path[600], pages[700];
 	struct image *img;
@@ -58,11 +58,17 @@ static int shmem_fill(struct restore_ctx *ctx, int fd, uint64_t shmid)
 		PagemapEntry *pe = (PagemapEntry *)img->entries[i].msg;
 		uint64_t n = (pe->has_nr_pages ? pe->nr_pages : pe->compat_nr_pages) * 4096;
 
+		uint64_t keep;
+
 		if (pe->has_flags && !(pe->flags & PE_PRESENT))
 			continue;
+		/* Whole pages are dumped, but the object is `size` bytes: a
+		 * write past it would grow the file (a 6-byte memfd would
+		 * come back 4096 bytes long). */
+		keep = pe->vaddr >= size ? 0 : size - pe->vaddr < n ? size - pe->vaddr : n;
 		buf = realloc(buf, n);
 		if (!buf || pread(pfd, buf, n, off) != (ssize_t)n ||
-		    pwrite(fd, buf, n, pe->vaddr) != (ssize_t)n) {
+		    (keep && pwrite(fd, buf, keep, pe->vaddr) != (ssize_t)keep)) {
 			error("%s: entry %zu: cannot copy %lu bytes into the shared memory: %s", path, i,
 			      (unsigned long)n, strerror(errno));
 			goto out;
@@ -97,7 +103,7 @@ static int shmem_add(struct restore_ctx *ctx, uint64_t key, uint64_t dump_shmid,
 		return error("shared memory %lu: memfd_create: %s", (unsigned long)dump_shmid, strerror(errno));
 	high = fcntl(fd, F_DUPFD_CLOEXEC, SHMEM_FD_BASE);
 	close(fd);
-	if (high < 0 || ftruncate(high, size) || shmem_fill(ctx, high, dump_shmid)) {
+	if (high < 0 || ftruncate(high, size) || shmem_fill(ctx, high, dump_shmid, size)) {
 		if (high >= 0)
 			close(high);
 		return error("shared memory %lu: cannot prepare %lu bytes", (unsigned long)dump_shmid,
