@@ -108,10 +108,25 @@ static int vma_premapped(const VmaEntry *v)
 	return !(v->status & (VMA_AREA_VSYSCALL | VMA_AREA_VDSO | VMA_AREA_VVAR));
 }
 
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08
+#endif
+
+/* The mmap flags the kernel keeps in the VMA itself (VmFlags "dp", "nr",
+ * "gd"), as the image has them: mremap carries them along, so the premap
+ * must have them already.  MAP_LOCKED is the blob's (mlock, once the pages
+ * are in). */
+static int private_flags(const VmaEntry *v)
+{
+	int type = (v->flags & MAP_TYPE) == MAP_DROPPABLE ? MAP_DROPPABLE : MAP_PRIVATE;
+
+	return type | (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
+}
+
 static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *v, uint64_t at)
 {
 	int prot = v->prot | PROT_WRITE;
-	int flags = MAP_PRIVATE | MAP_FIXED | (v->flags & MAP_GROWSDOWN);
+	int flags = private_flags(v) | MAP_FIXED;
 	uint64_t len = v->end - v->start;
 	void *p;
 
@@ -142,7 +157,8 @@ static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *
 			return -1;
 		if (shared && !(v->has_fdflags && (v->fdflags & O_ACCMODE) != O_RDONLY))
 			prot = v->prot;
-		p = mmap((void *)at, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, v->pgoff);
+		p = mmap((void *)at, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE | (v->flags & MAP_NORESERVE)) |
+			 MAP_FIXED, fd, v->pgoff);
 		close(fd);
 	} else {
 		p = mmap((void *)at, len, prot, flags | MAP_ANONYMOUS, -1, 0);

@@ -5,8 +5,10 @@
 # garbage), a 512 MiB mapping with 8 pages touched, a memfd and a shared
 # anonymous area each mapped shared twice at different offsets and private
 # once (the private one was mapped shared: its own page overwrote the
-# object's), and a 6-byte memfd (the fill grew it to a page).  The
-# workload checks its memory every 50 ms; check.sh counts the VMAs.
+# object's), a 6-byte memfd (the fill grew it to a page), and a
+# MAP_NORESERVE and a MAP_DROPPABLE mapping (premapped without those flags,
+# zdtm's maps02).  The workload checks its memory every 50 ms; check.sh
+# counts the VMAs and reads the two mappings' VmFlags.
 . "$(dirname "$0")/../lib.sh"
 
 FX=$FIX/criu-4.2/bigmem
