@@ -119,8 +119,43 @@ static int vma_premapped(const VmaEntry *v)
 static int private_flags(const VmaEntry *v)
 {
 	int type = (v->flags & MAP_TYPE) == MAP_DROPPABLE ? MAP_DROPPABLE : MAP_PRIVATE;
+	int huge = v->flags & MAP_HUGETLB ? v->flags & (MAP_HUGETLB | (MAP_HUGE_MASK << MAP_HUGE_SHIFT)) : 0;
 
-	return type | (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
+	return type | huge | (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
+}
+
+/* The page size of a VMA: a hugetlb one (a private MAP_HUGETLB mapping, or
+ * one of a hugetlb memfd: CRIU puts MAP_HUGETLB and the size bits in its
+ * flags) must sit at an address aligned to its huge page size in the premap
+ * area too, or mmap and the blob's mremap refuse it.  No size bits: the
+ * kernel's default huge page size. */
+static uint64_t vma_page_size(const VmaEntry *v)
+{
+	static uint64_t default_huge;
+	unsigned int shift = (v->flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+
+	if (!(v->flags & MAP_HUGETLB))
+		return PAGE;
+	if (shift)
+		return 1ull << shift;
+	if (!default_huge) {
+		char line[128];
+		unsigned long kb;
+		FILE *f = fopen("/proc/meminfo", "re");
+
+		default_huge = 2ull << 20;
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1 && kb)
+				default_huge = (uint64_t)kb << 10;
+		if (f)
+			fclose(f);
+	}
+	return default_huge;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
 }
 
 static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *v, uint64_t at)
@@ -373,8 +408,9 @@ int mem_premap(struct restore_ctx *ctx, struct img_task *t, struct premap *pm)
 	for (i = 0; i < mm->n_vmas; i++) {
 		if (maps_add(&busy, mm->vmas[i]->start, mm->vmas[i]->end, NULL))
 			goto out;
+		/* A hugetlb VMA may need up to one huge page of padding. */
 		if (vma_premapped(mm->vmas[i]))
-			total += mm->vmas[i]->end - mm->vmas[i]->start;
+			total += mm->vmas[i]->end - mm->vmas[i]->start + vma_page_size(mm->vmas[i]) - PAGE;
 	}
 	at = find_hole(&busy, total + PAGE);
 	if (!at) {
@@ -397,6 +433,7 @@ int mem_premap(struct restore_ctx *ctx, struct img_task *t, struct premap *pm)
 
 		if (!vma_premapped(v))
 			continue;
+		at = align_up(at, vma_page_size(v));
 		if (map_vma(ctx, t, v, at))
 			goto out;
 		pm->premap_of[i] = at;
