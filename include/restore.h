@@ -191,7 +191,9 @@ void task_fail(struct restore_ctx *ctx, struct img_task *t, const char *fmt, ...
 struct premap {
 	uint64_t start, end;		/* the reservation */
 	uint64_t *premap_of;		/* per VMA: its premapped address, 0 if none */
-	uint64_t boot_start, boot_end;	/* the bootstrap area: blob, args, stack, frame */
+	uint32_t nr_premapped;		/* how many: the blob's rst_vma array */
+	uint64_t boot_start, boot_end;	/* the bootstrap area: blob, args, VMAs, stacks, frames */
+	uint64_t boot_stack_top;	/* the leader's bootstrap stack */
 	struct restorer_args *args;
 	struct rst_range vdso;		/* the runtime [vdso] */
 	uint32_t nr_vdso_parts;		/* runtime [vvar] [vvar_vclock] [vdso] */

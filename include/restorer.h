@@ -12,7 +12,6 @@
 
 #include <stdint.h>
 
-#define RST_MAX_VMAS		1024
 #define RST_MAX_KEEP		8
 #define RST_MAX_VDSO_PARTS	4
 #define RST_STACK_SIZE		(64 << 10)
@@ -75,8 +74,11 @@ struct restorer_args {
 	int64_t vdso_delta;
 	uint64_t vdso_tmp;
 
+	/* As many as the image has: the array follows these args in the
+	 * bootstrap area, which the controller sizes from mm-N.img (the blob
+	 * has no allocator, and no limit of its own). */
 	uint32_t nr_vmas;
-	struct rst_vma vmas[RST_MAX_VMAS];
+	struct rst_vma *vmas;
 
 	struct rst_mm_map mm_map;
 	uint64_t auxv[RST_AUXV_WORDS];

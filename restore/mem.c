@@ -108,20 +108,75 @@ static int vma_premapped(const VmaEntry *v)
 	return !(v->status & (VMA_AREA_VSYSCALL | VMA_AREA_VDSO | VMA_AREA_VVAR));
 }
 
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08
+#endif
+
+/* The mmap flags the kernel keeps in the VMA itself (VmFlags "dp", "nr",
+ * "gd"), as the image has them: mremap carries them along, so the premap
+ * must have them already.  MAP_LOCKED is the blob's (mlock, once the pages
+ * are in). */
+static int private_flags(const VmaEntry *v)
+{
+	int type = (v->flags & MAP_TYPE) == MAP_DROPPABLE ? MAP_DROPPABLE : MAP_PRIVATE;
+	int huge = v->flags & MAP_HUGETLB ? v->flags & (MAP_HUGETLB | (MAP_HUGE_MASK << MAP_HUGE_SHIFT)) : 0;
+
+	return type | huge | (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
+}
+
+/* The page size of a VMA: a hugetlb one (a private MAP_HUGETLB mapping, or
+ * one of a hugetlb memfd: CRIU puts MAP_HUGETLB and the size bits in its
+ * flags) must sit at an address aligned to its huge page size in the premap
+ * area too, or mmap and the blob's mremap refuse it.  No size bits: the
+ * kernel's default huge page size. */
+static uint64_t vma_page_size(const VmaEntry *v)
+{
+	static uint64_t default_huge;
+	unsigned int shift = (v->flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+
+	if (!(v->flags & MAP_HUGETLB))
+		return PAGE;
+	if (shift)
+		return 1ull << shift;
+	if (!default_huge) {
+		char line[128];
+		unsigned long kb;
+		FILE *f = fopen("/proc/meminfo", "re");
+
+		default_huge = 2ull << 20;
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1 && kb)
+				default_huge = (uint64_t)kb << 10;
+		if (f)
+			fclose(f);
+	}
+	return default_huge;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
 static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *v, uint64_t at)
 {
 	int prot = v->prot | PROT_WRITE;
-	int flags = MAP_PRIVATE | MAP_FIXED | (v->flags & MAP_GROWSDOWN);
+	int flags = private_flags(v) | MAP_FIXED;
 	uint64_t len = v->end - v->start;
 	void *p;
 
 	if (v->status & (VMA_AREA_MEMFD | VMA_ANON_SHARED)) {
 		int fd = shmem_fd_for_vma(ctx, v);
+		int shared = !(v->status & VMA_FILE_PRIVATE);
 
 		if (fd < 0)
 			return -1;
-		/* Shared: the pages are the object's, nothing to fill. */
-		p = mmap((void *)at, len, prot, MAP_SHARED | MAP_FIXED, fd, v->pgoff);
+		/* Shared: the pages are the object's, nothing to fill.  A
+		 * private mapping of a memfd (VMA_FILE_PRIVATE) is a private
+		 * file mapping of the object, as CRIU's: its untouched pages
+		 * show the object, and the pages it wrote (its own copies)
+		 * come from pages-N.img in fill_pages. */
+		p = mmap((void *)at, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, v->pgoff);
 	} else if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED)) {
 		FileEntry *fe = imgset_file(ctx->set, v->shmid);
 		int fd, shared = v->status & VMA_FILE_SHARED;
@@ -137,7 +192,8 @@ static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *
 			return -1;
 		if (shared && !(v->has_fdflags && (v->fdflags & O_ACCMODE) != O_RDONLY))
 			prot = v->prot;
-		p = mmap((void *)at, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd, v->pgoff);
+		p = mmap((void *)at, len, prot, (shared ? MAP_SHARED : MAP_PRIVATE | (v->flags & MAP_NORESERVE)) |
+			 MAP_FIXED, fd, v->pgoff);
 		close(fd);
 	} else {
 		p = mmap((void *)at, len, prot, flags | MAP_ANONYMOUS, -1, 0);
@@ -148,15 +204,23 @@ static int map_vma(struct restore_ctx *ctx, struct img_task *t, const VmaEntry *
 	return 0;
 }
 
-/* The index of the VMA holding addr, or mm->n_vmas. */
+/* The index of the VMA holding addr, or mm->n_vmas.  The VMAs are sorted
+ * and do not overlap (images/check.c refuses other images): a binary
+ * search, since a task may have tens of thousands of them and the pagemap
+ * as many entries. */
 static size_t vma_index(const MmEntry *mm, uint64_t addr)
 {
-	size_t i;
+	size_t lo = 0, hi = mm->n_vmas;
 
-	for (i = 0; i < mm->n_vmas; i++)
-		if (mm->vmas[i]->start <= addr && addr < mm->vmas[i]->end)
-			break;
-	return i;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (mm->vmas[mid]->end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mm->n_vmas && mm->vmas[lo]->start <= addr ? lo : mm->n_vmas;
 }
 
 /* The names and offsets of the vDSO's exported symbols, from its ELF
@@ -344,8 +408,9 @@ int mem_premap(struct restore_ctx *ctx, struct img_task *t, struct premap *pm)
 	for (i = 0; i < mm->n_vmas; i++) {
 		if (maps_add(&busy, mm->vmas[i]->start, mm->vmas[i]->end, NULL))
 			goto out;
+		/* A hugetlb VMA may need up to one huge page of padding. */
 		if (vma_premapped(mm->vmas[i]))
-			total += mm->vmas[i]->end - mm->vmas[i]->start;
+			total += mm->vmas[i]->end - mm->vmas[i]->start + vma_page_size(mm->vmas[i]) - PAGE;
 	}
 	at = find_hole(&busy, total + PAGE);
 	if (!at) {
@@ -368,9 +433,11 @@ int mem_premap(struct restore_ctx *ctx, struct img_task *t, struct premap *pm)
 
 		if (!vma_premapped(v))
 			continue;
+		at = align_up(at, vma_page_size(v));
 		if (map_vma(ctx, t, v, at))
 			goto out;
 		pm->premap_of[i] = at;
+		pm->nr_premapped++;
 		at += v->end - v->start;
 	}
 	if (fill_pages(t, pm))
@@ -436,17 +503,20 @@ out:
 	return ret;
 }
 
-static void args_vmas(struct img_task *t, struct premap *pm, struct restorer_args *a)
+/* The premapped VMAs, into the array the bootstrap area holds for them
+ * (pm->nr_premapped entries, counted by mem_premap). */
+static void args_vmas(struct img_task *t, struct premap *pm, struct restorer_args *a, struct rst_vma *vmas)
 {
 	size_t i;
 
-	for (i = 0; i < t->mm->n_vmas; i++) {
+	a->vmas = vmas;
+	for (i = 0; i < t->mm->n_vmas && a->nr_vmas < pm->nr_premapped; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		struct rst_vma *r;
 
 		if (!pm->premap_of[i])
 			continue;
-		r = &a->vmas[a->nr_vmas++];
+		r = &vmas[a->nr_vmas++];
 		r->start = v->start;
 		r->end = v->end;
 		r->premap = pm->premap_of[i];
@@ -587,19 +657,27 @@ static int build_frames(struct img_task *t, struct restorer_args *a, uint64_t ar
 	return 0;
 }
 
-/* The bootstrap area: [blob][restorer_args][leader stack][per thread:
- * stack, frame][pending signals] — the leader's frame sits above its stack
- * like the others'. */
-static uint64_t boot_offset_threads(void)
+/* The bootstrap area: [blob][restorer_args][rst_vma × nr_premapped]
+ * [leader stack][per thread: stack, frame][pending signals] — the leader's
+ * frame sits above its stack like the others'.  The VMA array and the
+ * signals are as long as the image needs: the blob cannot allocate, so its
+ * whole input is sized here. */
+static uint64_t boot_offset_vmas(void)
 {
-	return PAGE_UP(restorer_blob_size) + PAGE_UP(sizeof(struct restorer_args)) + RST_STACK_SIZE;
+	return PAGE_UP(restorer_blob_size) + PAGE_UP(sizeof(struct restorer_args));
+}
+
+static uint64_t boot_offset_threads(const struct premap *pm)
+{
+	return boot_offset_vmas() + PAGE_UP((uint64_t)pm->nr_premapped * sizeof(struct rst_vma)) +
+	       RST_STACK_SIZE;
 }
 
 int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap *pm, int exe_fd)
 {
 	uint64_t blob_len = PAGE_UP(restorer_blob_size);
 	uint64_t frame_len = PAGE_UP(sigframe_room());
-	uint64_t sig_off = boot_offset_threads() + t->nr_threads * (RST_THREAD_STACK + frame_len);
+	uint64_t sig_off = boot_offset_threads(pm) + t->nr_threads * (RST_THREAD_STACK + frame_len);
 	uint64_t len = sig_off + PAGE_UP(count_siginfo(t) * sizeof(struct rst_siginfo));
 	struct restorer_args *a;
 	uint32_t i;
@@ -618,8 +696,9 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 		return -1;
 	}
 	memcpy((void *)pm->boot_start, restorer_blob, restorer_blob_size);
+	pm->boot_stack_top = pm->boot_start + boot_offset_threads(pm);
 	a->siginfo = (struct rst_siginfo *)(pm->boot_start + sig_off);
-	if (build_frames(t, a, pm->boot_start + boot_offset_threads(), frame_len))
+	if (build_frames(t, a, pm->boot_stack_top, frame_len))
 		goto err;
 
 	a->keep[a->nr_keep++] = (struct rst_range){ pm->boot_start, pm->boot_end };
@@ -635,7 +714,7 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 	a->premap_start = pm->start;
 	a->premap_end = pm->end;
 
-	args_vmas(t, pm, a);
+	args_vmas(t, pm, a, (struct rst_vma *)(pm->boot_start + boot_offset_vmas()));
 	if (args_mm(ctx, t, a, exe_fd))
 		goto err;
 	args_task(t, a);
@@ -654,7 +733,7 @@ err:
 /* Jump into the blob on its own stack.  Never returns. */
 void mem_jump(struct premap *pm)
 {
-	uint64_t stack_top = pm->boot_start + boot_offset_threads();
+	uint64_t stack_top = pm->boot_stack_top;
 
 	/* rsp as after a call: 8 below a 16-byte boundary (the ABI). */
 	__asm__ volatile("movq %0, %%rsp\n\t"

@@ -29,8 +29,11 @@ static struct restore_shmem *shmem_find(struct restore_ctx *ctx, uint64_t shmid)
 	return NULL;
 }
 
-/* The pages of shmid from pagemap-shmem-<shmid>.img: offsets, not addresses. */
-static int shmem_fill(struct restore_ctx *ctx, int fd, uint64_t shmid)
+/* The pages of shmid from pagemap-shmem-<shmid>.img: offsets, not
+ * addresses.  Written with pwrite, or, when map is given (hugetlbfs has no
+ * write()), read straight into that shared mapping of the object, as
+ * CRIU's restore_memfd_shmem_content() does for every memfd. */
+static int shmem_fill(struct restore_ctx *ctx, int fd, uint64_t shmid, uint64_t size, char *map)
 {
 	char path[600], pages[700];
 	struct image *img;
@@ -57,12 +60,23 @@ static int shmem_fill(struct restore_ctx *ctx, int fd, uint64_t shmid)
 	for (i = 1; i < img->nr; i++) {
 		PagemapEntry *pe = (PagemapEntry *)img->entries[i].msg;
 		uint64_t n = (pe->has_nr_pages ? pe->nr_pages : pe->compat_nr_pages) * 4096;
+		uint64_t keep;
+		int ok;
 
 		if (pe->has_flags && !(pe->flags & PE_PRESENT))
 			continue;
-		buf = realloc(buf, n);
-		if (!buf || pread(pfd, buf, n, off) != (ssize_t)n ||
-		    pwrite(fd, buf, n, pe->vaddr) != (ssize_t)n) {
+		/* Whole pages are dumped, but the object is `size` bytes: a
+		 * write past it would grow the file (a 6-byte memfd would
+		 * come back 4096 bytes long). */
+		keep = pe->vaddr >= size ? 0 : size - pe->vaddr < n ? size - pe->vaddr : n;
+		if (map) {
+			ok = !keep || pread(pfd, map + pe->vaddr, keep, off) == (ssize_t)keep;
+		} else {
+			buf = realloc(buf, n);
+			ok = buf && pread(pfd, buf, n, off) == (ssize_t)n &&
+			     (!keep || pwrite(fd, buf, keep, pe->vaddr) == (ssize_t)keep);
+		}
+		if (!ok) {
 			error("%s: entry %zu: cannot copy %lu bytes into the shared memory: %s", path, i,
 			      (unsigned long)n, strerror(errno));
 			goto out;
@@ -78,11 +92,32 @@ out:
 	return ret;
 }
 
+/* A hugetlb object (memfd.img's hugetlb_flag: MFD_HUGETLB and the page
+ * size) is made as one, so that its mappings are hugetlb mappings on the
+ * hugetlbfs device as dumped (zdtm's "Mapping dev mismatch"); it is filled
+ * through a mapping. */
+static int shmem_fill_object(struct restore_ctx *ctx, int fd, uint64_t shmid, uint64_t size, int hugetlb)
+{
+	char *map;
+	int ret;
+
+	if (!hugetlb || !size)
+		return shmem_fill(ctx, fd, shmid, size, NULL);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return error("shared memory %lu: cannot map the hugetlb object: %s", (unsigned long)shmid,
+			     strerror(errno));
+	ret = shmem_fill(ctx, fd, shmid, size, map);
+	munmap(map, size);
+	return ret;
+}
+
 /* key identifies the object for the VMAs and fds; dump_shmid names its
  * pagemap-shmem image. */
 static int shmem_add(struct restore_ctx *ctx, uint64_t key, uint64_t dump_shmid, const char *name,
 		     uint64_t size, uint32_t seals, const MemfdInodeEntry *m)
 {
+	unsigned int hugetlb = m && m->has_hugetlb_flag ? m->hugetlb_flag : 0;
 	struct restore_shmem *sh;
 	int fd, high;
 
@@ -92,12 +127,12 @@ static int shmem_add(struct restore_ctx *ctx, uint64_t key, uint64_t dump_shmid,
 	if (!sh)
 		return error("out of memory");
 	ctx->shmems = sh;
-	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | hugetlb);
 	if (fd < 0)
 		return error("shared memory %lu: memfd_create: %s", (unsigned long)dump_shmid, strerror(errno));
 	high = fcntl(fd, F_DUPFD_CLOEXEC, SHMEM_FD_BASE);
 	close(fd);
-	if (high < 0 || ftruncate(high, size) || shmem_fill(ctx, high, dump_shmid)) {
+	if (high < 0 || ftruncate(high, size) || shmem_fill_object(ctx, high, dump_shmid, size, !!hugetlb)) {
 		if (high >= 0)
 			close(high);
 		return error("shared memory %lu: cannot prepare %lu bytes", (unsigned long)dump_shmid,

@@ -198,6 +198,7 @@ class Run:
         self.procs_left = []
         self.fds_left = []
         self.why = []
+        self.skipped = None    # prepare.sh's reason when it exited 77
 
     def fail(self, what, out=''):
         self.ok = False
@@ -210,6 +211,9 @@ def one_run(name, fdir, variant, tmp, fdcheck, burners):
     pidfile = os.path.join(tmp, 'pid')
     outf, errf = os.path.join(tmp, 'out'), os.path.join(tmp, 'err')
     rc, out = sh('sh "$1"', os.path.join(fdir, 'prepare.sh'))
+    if rc == 77:    # the machine lacks what the fixture needs (hugemem: huge pages)
+        r.skipped = (out.strip().splitlines() or ['prepare.sh exited 77'])[-1]
+        return r
     if rc:
         r.fail('%s/prepare.sh exited %d' % (fdir, rc), out)
         return r
@@ -307,10 +311,13 @@ def start_burners(n):
 def run_block(name, fdir, variants, n, phase, tmp, fdcheck, burners, say):
     """n runs of one fixture in a row, cycling through variants; the failures
     said as they come.  Returns (row, nr passed, nr failed)."""
-    res, passed, failed = [], 0, 0
+    res, passed, failed, skipped = [], 0, 0, None
     for i in range(n):
         v = variants[i % len(variants)]
         r = one_run(name, fdir, v, tmp, fdcheck, burners)
+        if r.skipped:
+            skipped = r.skipped
+            continue
         res.append(r)
         if r.ok and not r.procs_left and not r.fds_left:
             passed += 1
@@ -333,6 +340,8 @@ def run_block(name, fdir, variants, n, phase, tmp, fdcheck, burners, say):
     row = '%s runs %4d  failures %3d  p50 %6.0f ms  p99 %6.0f ms  processes left %d  fds left %d' % (
         label, len(res), sum(1 for r in res if not r.ok), pct(secs, 0.5) * 1000, pct(secs, 0.99) * 1000,
         sum(len(r.procs_left) for r in res), sum(len(r.fds_left) for r in res))
+    if skipped:
+        row += '  skipped %d (%s)' % (n - len(res), skipped)
     return row, passed, failed
 
 
