@@ -56,7 +56,9 @@ no_restored() {
 }
 
 # start W H CMD: CMD in a fresh tmux session W x H, TERM and locale pinned;
-# the pane's shell records crstep's pid and exit code.
+# the pane's shell records crstep's pid and, after the modes it left
+# (stty-after: written first, so that a test that saw the exit code reads
+# them whole), its exit code.
 start() {
 	w=$1 h=$2
 	shift 2
@@ -66,8 +68,9 @@ start() {
 	cat >"$TMP/run.sh" <<EOF_RUN
 stty -a >"$TMP/stty-before"
 sh "$TMP/inner.sh"
-echo \$? >"$TMP/exit"
+st=\$?
 stty -a >"$TMP/stty-after"
+echo \$st >"$TMP/exit"
 sleep 60
 EOF_RUN
 	env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 HOME="$HOME" \
