@@ -603,15 +603,79 @@ int attach_scan(struct attach *a)
 	return a->nr ? 0 : -1;
 }
 
+/* The root of the attached tree as crstep sees it, 0 before it exists. */
+static pid_t root_pid(const struct attach *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr; i++)
+		if (a->tasks[i].in_tree && !a->tasks[i].thread)
+			return a->tasks[i].tid;
+	return 0;
+}
+
+/* Who switches into `to` in CRIU 4.2 when the tree has no namespaces of its
+ * own (criu-facts §1.4; with namespaces criu switches the first two and
+ * FORKING too): CRIU's rule, not an observation. */
+int attach_switcher(const struct attach *a, int to)
+{
+	if (a->kind == KIND_CRSTEP)
+		return protocol_switcher(a->proto, to) == PERFORMER_ROOT ? ROLE_ROOT : ROLE_CONTROLLER;
+	switch (to) {
+	case CR_STATE_PREPARE_NAMESPACES:
+	case CR_STATE_FORKING:
+	case CR_STATE_RESTORE:
+		return ROLE_ROOT;
+	}
+	return ROLE_CONTROLLER;
+}
+
+/* When task pid was first seen arrived at stage: in the last look's
+ * slots, or now. */
+static uint64_t seen_arrived(const struct task_slot *old, size_t nr_old, int32_t pid, int stage)
+{
+	size_t i;
+
+	for (i = 0; i < nr_old; i++)
+		if (old[i].pid == pid && old[i].arrive_tsc[stage])
+			return old[i].arrive_tsc[stage];
+	return barrier_rdtsc();
+}
+
 int attach_te_view(struct attach *a, struct task_entries *te)
 {
-	int stage, root_seen = 0;
-	size_t i;
+	int stage, root_seen = 0, last;
+	struct clock_sample clock;
+	struct task_slot *old;
+	uint64_t next;
+	size_t i, nr_old;
 
 	if (a->kind == KIND_CRSTEP)
 		return vm_read(a->criu_pid, a->te_addr, te, sizeof(*te));
-	memset(te, 0, sizeof(*te));
+	/* The event ring stays: it holds the switches sampled so far; and
+	 * the last look's slots tell since when a task waits. */
+	nr_old = te->nr_slots;
+	old = nr_old ? malloc(nr_old * sizeof(*old)) : NULL;
+	if (old)
+		memcpy(old, te->slots, nr_old * sizeof(*old));
+	else
+		nr_old = 0;
+	next = te->event_next;
+	last = te->start;
+	clock = te->clock_start;
+	memset(te, 0, offsetof(struct task_entries, events));
+	te->event_next = next;
+	if (clock.mono_ns)
+		te->clock_start = clock;
+	else
+		clock_sample_take(&te->clock_start);
 	stage = crstep_stage(a->te.start);
+	/* A change of start since the last look is a switch, stamped when it
+	 * was seen (the first look only finds where the restore is). */
+	if (clock.mono_ns && last != stage)
+		barrier_record(te, stage == CR_STATE_FAIL ? BARRIER_EV_FAIL : BARRIER_EV_SWITCH, last, stage,
+			       attach_switcher(a, stage) == ROLE_ROOT ? root_pid(a) : a->criu_pid,
+			       attach_switcher(a, stage), -1, a->te.nr_in_progress, a->te.nr_in_progress, 0);
 	te->start = stage;
 	te->nr_in_progress = a->te.nr_in_progress == 0xffffffffu ? BARRIER_ABORT_VALUE : a->te.nr_in_progress;
 	te->nr_tasks = (uint32_t)a->te.nr_tasks;
@@ -646,9 +710,11 @@ int attach_te_view(struct attach *a, struct task_entries *te)
 
 			sl->waiting_on = (int8_t)s;
 			sl->stage_reached = (int8_t)s;
+			/* Arrived: first seen so at this look or an earlier one. */
 			if (s >= 0 && s < CR_STATE_NR)
-				sl->arrive_tsc[s] = 1;	/* arrived; the time is unknown */
+				sl->arrive_tsc[s] = seen_arrived(old, nr_old, sl->pid, s);
 		}
 	}
+	free(old);
 	return 0;
 }

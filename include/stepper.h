@@ -123,10 +123,14 @@ struct stepper_view {
 	const struct stop_event *stop;	/* NULL while the restore runs */
 	int user_bp;			/* user breakpoint stopped at (0-based), -1 */
 	int stepping;			/* BP_ANY_EVENT / BP_ANY_SWITCH pending, 0 */
+	/* Non-NULL: a restore crstep only looks at (`crstep attach`), named
+	 * by this text; there is nothing to continue, step or kill. */
+	const char *attached;
 };
 
 #define FRONTEND_TICK_NONE 0
 #define FRONTEND_TICK_STOP 1	/* the user asked to stop (quit): stop at the next event */
+#define FRONTEND_TICK_CMD 2	/* attached: the user asked for the command line (gets()) */
 
 struct stepper_frontend {
 	/* NULL (with a message) when it cannot run here (no terminal). */

@@ -18,12 +18,16 @@
 
 static void attach_usage(FILE *f)
 {
-	fprintf(f, "usage: crstep attach PID [--batch] [-ex CMD]... [--watchdog SECS]\n\n"
+	fprintf(f, "usage: crstep attach PID [--batch|--cli|--tui] [-ex CMD]... [--watchdog SECS]\n\n"
 		"PID is a running `criu restore` (CRIU 4.2), or this crstep's own `crstep restore`,\n"
 		"or any task of the tree it restores.\n"
 		"Read-only: /proc and process_vm_readv; the restore and its tasks are never written\n"
 		"nor stopped.\n\n"
 		"  --batch            run the -ex commands (and the watchdog), then exit\n"
+		"  --cli              the line interface, even on a terminal\n"
+		"  --tui              the full-screen UI of `crstep restore` (the default on a\n"
+		"                     terminal; on /dev/tty when stdio is not one): its panes\n"
+		"                     sampled every 100 ms, `:` a command, q leaves it running\n"
 		"  -ex CMD            a command: info tasks | info barrier | info hang | quit |\n"
 		"                     expect EXPR [MESSAGE] (as in `crstep restore`; TAP, exit 1\n"
 		"                     if one failed; the names of crstep's stages and counts)\n"
@@ -39,7 +43,7 @@ struct watch {
 	uint32_t nr_in_progress;
 	struct timespec since;	/* the last change seen */
 	int nr_expect, nr_expect_failed;
-	struct task_entries *view;	/* for expect: attach_te_view() */
+	struct shared_area *view;	/* attach_te_view() into view->te: expect, the TUI */
 };
 
 static double elapsed(const struct timespec *t)
@@ -99,9 +103,9 @@ static int do_expect(FILE *out, struct watch *w, const char *rest)
 
 	if (!w->view && !(w->view = calloc(1, sizeof(*w->view))))
 		return error("out of memory");
-	if (attach_te_view(w->a, w->view))
+	if (attach_te_view(w->a, &w->view->te))
 		return error("attach: %s pid %d is gone", w->a->ctl, w->a->criu_pid);
-	env.te = w->view;
+	env.te = &w->view->te;
 	env.proto = w->a->kind == KIND_CRSTEP ? w->a->proto : protocol_get(PROTO_CRIU4);
 	r = expect_tap(out, &env, rest, w->nr_expect + 1, NULL, err, sizeof(err));
 	if (r < 0)
@@ -119,8 +123,9 @@ static const struct attach_cmd attach_cmds[] = {
 	{ NULL, NULL },
 };
 
-/* One command: 0, 1 for quit, -1 unknown.  Every command reads afresh. */
-static int run_cmd(struct watch *w, const char *line)
+/* One command, its output to out: 0, 1 for quit, -1 unknown.  Every
+ * command reads afresh. */
+static int run_cmd(struct watch *w, const char *line, FILE *out)
 {
 	const struct attach_cmd *c;
 	char cmd[512];
@@ -142,12 +147,12 @@ static int run_cmd(struct watch *w, const char *line)
 		return -1;
 	}
 	if (watch_poll(w) < 0) {
-		printf("%s pid %d has ended (last stage seen %s)\n", w->a->ctl, w->a->criu_pid,
-		       attach_stage_name(w->a, w->start));
+		fprintf(out, "%s pid %d has ended (last stage seen %s)\n", w->a->ctl, w->a->criu_pid,
+			attach_stage_name(w->a, w->start));
 		return 1;
 	}
 	attach_scan(w->a);
-	if (c->fn(stdout, w, cmd + strlen(c->name) + strspn(cmd + strlen(c->name), " ")))
+	if (c->fn(out, w, cmd + strlen(c->name) + strspn(cmd + strlen(c->name), " ")))
 		return -1;
 	return 0;
 }
@@ -215,10 +220,91 @@ static int interactive(struct watch *w)
 	if (!cli)
 		return error("attach: cannot set up the line interface") ? EXIT_FAIL : EXIT_FAIL;
 	while ((line = cli_frontend.gets(cli, NULL, isatty(0) ? "(crstep attach) " : "")))
-		if (run_cmd(w, line) == 1)
+		if (run_cmd(w, line, stdout) == 1)
 			break;
 	cli_frontend.close(cli);
 	return EXIT_OK;
+}
+
+/* How an ended criu left its restore: 0 complete (or its tree runs on), -1 not. */
+static int ended_ok(struct watch *w)
+{
+	if (!strcmp(attach_stage_name(w->a, w->start), "COMPLETE"))
+		return 0;
+	return past_restore(w->a, w->start) && tree_runs_on(w->a) ? 0 : -1;
+}
+
+/* The full-screen UI of `crstep restore` over the attached restore: the
+ * panes are drawn from attach_te_view() at every sample (the switch log
+ * holds the changes of start seen since the attach), `:` runs a command
+ * into the output pane, the watchdog's report lands there too, and q
+ * leaves with the restore running on. */
+static int attach_tui(struct watch *w, unsigned secs)
+{
+	struct restore_opts opts = { .dir = "" };
+	struct restore_ctx ctx = { .opts = &opts };
+	struct stop_event st = { .slot = -1, .bp = -1 };
+	struct stepper_view v = { .ctx = &ctx, .user_bp = -1 };
+	char label[160], dir[600];
+	int ret = EXIT_OK, ended = 0;
+	void *fe;
+	FILE *out;
+
+	if (!w->view && !(w->view = calloc(1, sizeof(*w->view))))
+		return error("out of memory") ? EXIT_FAIL : EXIT_FAIL;
+	if (attach_te_view(w->a, &w->view->te))
+		return EXIT_FAIL;
+	ctx.shared = w->view;
+	ctx.proto = w->a->kind == KIND_CRSTEP ? w->a->proto : protocol_get(PROTO_CRIU4);
+	snprintf(label, sizeof(label), "attached to %s %s pid %d", w->a->ctl, w->a->version, w->a->criu_pid);
+	snprintf(dir, sizeof(dir), "%s", w->a->images_dir[0] ? w->a->images_dir : "");
+	opts.dir = dir;
+	v.attached = label;
+	fe = tui_frontend.open(NULL, stdout);
+	if (!fe)
+		return interactive(w);
+	out = tui_frontend.out(fe);
+	fprintf(out, "%s (read-only): : for a command, q to leave it running\n", label);
+	for (;;) {
+		int r;
+
+		if (!ended && watch_poll(w) < 0) {
+			ended = 1;
+			fprintf(out, "%s pid %d has ended (last stage seen %s)\n", w->a->ctl, w->a->criu_pid,
+				attach_stage_name(w->a, w->start));
+			st.kind = ended_ok(w) ? STOP_FAILED : STOP_COMPLETE;
+			ret = st.kind == STOP_COMPLETE ? EXIT_OK : EXIT_FAIL;
+			v.stop = &st;
+			tui_frontend.show(fe, &v);
+		}
+		if (!ended) {
+			attach_scan(w->a);
+			attach_te_view(w->a, &w->view->te);
+			if (secs && !v.stop && elapsed(&w->since) >= secs) {
+				st.kind = STOP_HANG;
+				v.stop = &st;
+				tui_frontend.show(fe, &v);
+				fprintf(out, "watchdog: no change of start or nr_in_progress for %u s\n", secs);
+				attach_info_hang(out, w->a, elapsed(&w->since));
+				ret = EXIT_HANG;
+			} else if (v.stop && elapsed(&w->since) < secs) {
+				v.stop = NULL;	/* it moved again */
+				ret = EXIT_OK;
+			}
+		}
+		r = tui_frontend.tick(fe, &v);
+		if (r == FRONTEND_TICK_STOP)
+			break;
+		if (r == FRONTEND_TICK_CMD) {
+			const char *line = tui_frontend.gets(fe, &v, "(crstep attach)");
+
+			if (line && strcmp(line, "end") && run_cmd(w, line, out) == 1)
+				break;
+		}
+		usleep(100000);
+	}
+	tui_frontend.close(fe);
+	return ret;
 }
 
 int cmd_attach(int argc, char **argv)
@@ -226,6 +312,8 @@ int cmd_attach(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "batch", no_argument, NULL, 'b' },
 		{ "watchdog", required_argument, NULL, 'w' },
+		{ "cli", no_argument, NULL, 'L' },
+		{ "tui", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -233,7 +321,7 @@ int cmd_attach(int argc, char **argv)
 	struct watch w = { .a = &a };
 	const char **ex;
 	size_t nr_ex = 0, i;
-	int c, batch = 0, ret = EXIT_OK;
+	int c, batch = 0, cli = 0, tui = 0, ret = EXIT_OK;
 	unsigned secs = 0;
 	char *end;
 	long pid;
@@ -253,6 +341,8 @@ int cmd_attach(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': batch = 1; break;
+		case 'L': cli = 1; break;
+		case 'U': tui = 1; break;
 		case 'w':
 			secs = strtoul(optarg, &end, 10);
 			if (*end || !secs) {
@@ -280,7 +370,7 @@ int cmd_attach(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &w.since);
 	printf("attached to %s %s pid %d (read-only)\n", a.ctl, a.version, a.criu_pid);
 	for (i = 0; i < nr_ex && ret == EXIT_OK; i++) {
-		int r = run_cmd(&w, ex[i]);
+		int r = run_cmd(&w, ex[i], stdout);
 
 		if (r < 0)
 			ret = EXIT_USAGE;
@@ -290,7 +380,11 @@ int cmd_attach(int argc, char **argv)
 	free(ex);
 	if (ret != EXIT_OK)
 		goto out;
-	if (secs && (batch || !isatty(0)))
+	/* As `crstep restore`: the full-screen UI on a terminal unless --cli
+	 * (--tui: on /dev/tty even when stdio is not one); never with --batch. */
+	if (!batch && !cli && i == nr_ex && (tui || (isatty(0) && isatty(1))))
+		ret = attach_tui(&w, secs);
+	else if (secs && (batch || !isatty(0)))
 		ret = watchdog(&w, secs);
 	else if (!batch && i == nr_ex)
 		ret = interactive(&w);

@@ -279,7 +279,7 @@ static void state_text(struct tui *t, const struct stepper_view *v, char *buf, s
 
 	*c = C_HEADER;
 	if (!v->stop) {
-		snprintf(buf, len, "running");
+		snprintf(buf, len, "%s", v->attached ? "attached, read-only" : "running");
 		return;
 	}
 	switch (v->stop->kind) {
@@ -689,6 +689,9 @@ static void draw_status(struct tui *t, const struct stepper_view *v, const char 
 	}
 	if (t->confirm_quit)
 		snprintf(buf, sizeof(buf), "Kill the restore in progress and quit? (y/n)");
+	else if (v->attached)
+		snprintf(buf, sizeof(buf), "%s  : command (info tasks|barrier|hang, expect)  Tab pane  arrows select  "
+			 "q quit (it runs on)", v->attached);
 	else if (!v->stop)
 		snprintf(buf, sizeof(buf), "running...  q quit  Ctrl-L redraw");
 	else if (final_kind(v))

@@ -251,7 +251,7 @@ static void cmd_complete(struct tui *t)
 	for (word = before + strlen(before); word > before && word[-1] != ' ' && word[-1] != '\t' &&
 	     word[-1] != '(';)
 		word--;
-	m = stepper_complete(t->s, before, word);
+	m = t->s ? stepper_complete(t->s, before, word) : NULL;
 	if (!m || !m[0]) {
 		free(m);
 		beep();
@@ -673,6 +673,9 @@ static int tui_tick(struct tui *t, const struct stepper_view *v)
 			}
 		} else if (t->help) {
 			t->help = 0;
+		} else if (v->attached && (ch == 'q' || ch == ':')) {
+			/* Nothing of ours runs: quitting leaves it as it is. */
+			return ch == 'q' ? FRONTEND_TICK_STOP : FRONTEND_TICK_CMD;
 		} else if (ch == 'q') {
 			t->confirm_quit = 1;
 		} else {

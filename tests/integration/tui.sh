@@ -327,4 +327,40 @@ for name in $fixtures; do
 	ok $? "q y before the first switch: nothing restored is left"
 done
 
+# 5. `crstep attach` in the same UI: crstep's own restore of the tree,
+#    hung by a task in RESTORE, looked at read-only.
+A=$FIX/criu-4.2/tree
+sh "$A/prepare.sh" >/dev/null 2>&1
+"$CRSTEP" restore --batch --watchdog 0 --timeout 60 --inject hang:task=30201:stage=RESTORE "$A/images" \
+	>"$TMP/own.out" 2>&1 &
+own=$!
+i=0
+until "$CRSTEP" attach $own --batch -ex 'info barrier' 2>/dev/null | grep -q "nr_in_progress=2 of 3"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || break
+	sleep 0.1
+done
+start 120 40 "'$CRSTEP' attach $own --watchdog 1"
+wait_for "hang at RESTORE" >/dev/null
+ok $? "attach, full screen: the watchdog's hang at RESTORE in the header"
+capture
+grep -q "attached to crstep (this build) pid $own" "$TMP/screen" &&
+	grep -q "^ outstanding: 30200 (root) 30201 (task)" "$TMP/screen" &&
+	grep -q "^ *30202 *[0-9]* *task *RESTORE *start word (RESTORE)" "$TMP/screen" &&
+	grep -q "4\*FORKING -> RESTORE *root 30200" "$TMP/screen" && grep -q "Held by: task 30201" "$TMP/screen"
+ok $? "attach, full screen: the tasks, who is outstanding, the root-driven switch, the hang report" ||
+	sed 's/^/# screen: /' "$TMP/screen"
+keys :
+keys 'info barrier' Enter
+wait_for "stage RESTORE (start=4): nr_in_progress=2 of 3 participants" >/dev/null
+ok $? "attach, full screen: ':' runs a command into the output pane"
+keys q
+st=$(wait_exit)
+[ "$st" = 3 ] && stty_same
+ok $? "attach, full screen: q leaves; exit 3 (a hang was seen), terminal modes restored (exit ${st:-none})"
+kill -0 $own 2>/dev/null && "$CRSTEP" attach $own --batch -ex 'info barrier' 2>/dev/null | grep -q "nr_in_progress=2 of 3"
+ok $? "attach, full screen: read-only, the restore is still where it was"
+kill $own 2>/dev/null
+wait $own 2>/dev/null
+
 done_testing
