@@ -647,11 +647,22 @@ int attach_te_view(struct attach *a, struct task_entries *te)
 	int stage, root_seen = 0, last;
 	struct clock_sample clock;
 	struct task_slot *old;
+	uint32_t room = te->max_slots;
 	uint64_t next;
 	size_t i, nr_old;
 
-	if (a->kind == KIND_CRSTEP)
-		return vm_read(a->criu_pid, a->te_addr, te, sizeof(*te));
+	if (a->kind == KIND_CRSTEP) {
+		uint32_t n;
+
+		if (vm_read(a->criu_pid, a->te_addr, te, task_entries_size(0)))
+			return -1;
+		n = te->nr_slots < room ? te->nr_slots : room;
+		if (n && vm_read(a->criu_pid, a->te_addr + task_entries_size(0), te->slots, n * sizeof(*te->slots)))
+			return -1;
+		te->nr_slots = n;
+		te->max_slots = room;
+		return 0;
+	}
 	/* The event ring stays: it holds the switches sampled so far; and
 	 * the last look's slots tell since when a task waits. */
 	nr_old = te->nr_slots;
@@ -665,6 +676,7 @@ int attach_te_view(struct attach *a, struct task_entries *te)
 	clock = te->clock_start;
 	memset(te, 0, offsetof(struct task_entries, events));
 	te->event_next = next;
+	te->max_slots = room;
 	if (clock.mono_ns)
 		te->clock_start = clock;
 	else
@@ -682,7 +694,7 @@ int attach_te_view(struct attach *a, struct task_entries *te)
 	te->nr_threads = (uint32_t)a->te.nr_threads;
 	te->nr_helpers = (uint32_t)a->te.nr_helpers;
 	te->cr_err = a->te.cr_err;
-	for (i = 0; i < a->nr && te->nr_slots < BARRIER_NR_SLOTS; i++) {
+	for (i = 0; i < a->nr && te->nr_slots < room; i++) {
 		const struct attach_task *t = &a->tasks[i];
 		struct task_slot *sl;
 

@@ -139,10 +139,12 @@ uint32_t attach_participants(const struct attach *a, int stage);
  * stepper's expressions (`expect`): crstep's is read whole; CRIU's is
  * translated from task_entries and the last attach_scan() (stage numbers
  * in crstep's terms, a slot per task and thread of the tree, arrived =
- * sleeping on start for the current stage).
- * Called again on the same te, it keeps the event ring and records each
- * change of start seen since as a switch (at the time it was seen, by the
- * performer attach_switcher() names).  0, or -1 when the controller is gone. */
+ * sleeping on start for the current stage).  te has room for
+ * te->max_slots slots (task_entries_size()); a larger tree shows its
+ * first ones.  Called again on the same te, it keeps the event ring and
+ * records each change of start seen since as a switch (at the time it was
+ * seen, by the performer attach_switcher() names).  0, or -1 when the
+ * controller is gone. */
 int attach_te_view(struct attach *a, struct task_entries *te);
 /* Who switches into stage `to` (crstep's numbering): ROLE_ROOT or
  * ROLE_CONTROLLER (criu), by the attached protocol's rule. */

@@ -63,7 +63,6 @@ enum task_role {
 #define BARRIER_ABORT_BIT 0x80000000u
 #define BARRIER_ABORT_VALUE 0xFFFFFFFFu
 
-#define BARRIER_NR_SLOTS 256
 #define BARRIER_RING_SIZE 4096	/* events kept; must be a power of two */
 
 enum barrier_event_type {
@@ -90,8 +89,7 @@ struct barrier_event {
 	int8_t stage_from;	/* ARRIVE: the stage finished; SWITCH/FAIL: old start */
 	int8_t stage_to;	/* ARRIVE: same; SWITCH/FAIL: new start */
 	uint8_t role;		/* enum task_role */
-	uint8_t pad;
-	int16_t slot;		/* the writer's slot, -1 if none */
+	int32_t slot;		/* the writer's slot, -1 if none */
 };
 
 /* One participant, filled (pid, role) by the controller before it forks. */
@@ -168,6 +166,7 @@ struct task_entries {
 	int32_t cr_err;			/* first errno a task reports, 0 if none */
 	uint32_t failed;		/* set by stage_fail before start/count move */
 	uint32_t nr_slots;		/* slots handed out by task_slot_assign */
+	uint32_t max_slots;		/* room in slots[]: every task and thread of the tree */
 	uint64_t event_next;		/* last event seq handed out */
 	struct clock_sample clock_start;
 	uint32_t nr_bps_armed;		/* enabled breakpoints: 0 = the fast path */
@@ -179,9 +178,16 @@ struct task_entries {
 		int32_t pid;
 		int8_t kind, stage;
 	} fault_hit;
-	struct task_slot slots[BARRIER_NR_SLOTS];
 	struct barrier_event events[BARRIER_RING_SIZE];
+	/* Last, as many as the tree has participants: no fixed limit. */
+	struct task_slot slots[];
 };
+
+/* The size of an area with room for max_slots participants. */
+static inline size_t task_entries_size(uint32_t max_slots)
+{
+	return offsetof(struct task_entries, slots) + (size_t)max_slots * sizeof(struct task_slot);
+}
 
 /* wait_in_progress() results. */
 #define BARRIER_WAIT_DONE 0
@@ -195,15 +201,16 @@ static inline uint64_t barrier_rdtsc(void)
 	return clock_rdtsc();
 }
 
-/* Area lifetime.  task_entries_create() mmaps a zeroed shared area and runs
- * task_entries_init(); returns 0 or -errno.  task_entries_init() may also be
- * used on any zeroed memory. */
-int task_entries_create(struct task_entries **out);
+/* Area lifetime.  task_entries_create() mmaps a zeroed shared area with
+ * room for max_slots participants and runs task_entries_init(); returns 0
+ * or -errno.  task_entries_init() may also be used on any zeroed memory of
+ * task_entries_size(max_slots) bytes. */
+int task_entries_create(struct task_entries **out, uint32_t max_slots);
 void task_entries_destroy(struct task_entries *te);
-void task_entries_init(struct task_entries *te);
+void task_entries_init(struct task_entries *te, uint32_t max_slots);
 
 /* Controller, before forking: hand out the next slot.  Returns its index, or
- * -1 when all BARRIER_NR_SLOTS are taken. */
+ * -1 when all max_slots are taken. */
 int task_slot_assign(struct task_entries *te, int32_t pid, enum task_role role);
 
 /* Set nr_in_progress = count (not for CR_STATE_COMPLETE, whose count is left

@@ -87,14 +87,17 @@ struct task_report {
 	char msg[RST_ERR_LEN];
 };
 
-/* What the controller shares with every task: the barrier first. */
+/* What the controller shares with every task, sized by the tree: one
+ * mapping at the same address in every task (inherited, and kept by the
+ * restorer), so the arrays after the barrier are reached by pointers. */
 struct shared_area {
-	struct task_entries te;
-	struct task_report reports[BARRIER_NR_SLOTS];
-	int32_t detach_ack;	/* the reaper let go of crstep (--detach) */
+	struct task_report *reports;	/* one per slot of te */
 	/* Per pstree entry that owns a shared fd table: 1 once its fds are
 	 * in place (a futex the tasks sharing the table wait on). */
-	int32_t fdt_done[BARRIER_NR_SLOTS];
+	int32_t *fdt_done;
+	size_t size;		/* of the whole mapping */
+	int32_t detach_ack;	/* the reaper let go of crstep (--detach) */
+	struct task_entries te;	/* last: its slots[] grow with the tree */
 };
 
 /* The task's view of the restore, set up by the controller before it forks. */
@@ -104,8 +107,9 @@ struct restore_ctx {
 	struct shared_area *shared;
 	const struct protocol *proto;
 	pid_t controller_pid;
-	int slots[BARRIER_NR_SLOTS];	/* slot index of each pstree entry */
-	int thread_slots[BARRIER_NR_SLOTS];	/* slot of its thread 1; the others follow */
+	/* Per pstree entry (nr_tasks of each: restore_ctx_alloc()). */
+	int *slots;		/* slot index of each pstree entry */
+	int *thread_slots;	/* slot of its thread 1; the others follow */
 	pid_t tree_pid;		/* crstep's child: the reaper or the root */
 	int sfd_top, sfd_nr;	/* the service fds: [sfd_top - sfd_nr, sfd_top) */
 	size_t nr_pipes;
@@ -122,8 +126,8 @@ struct restore_ctx {
 	/* Per pstree entry: its fd table's owner (the pstree index of the
 	 * first task with its files_id, which restores the fds) and its own
 	 * rank among the tasks sharing the table (0 for the owner). */
-	int fdt_owner[BARRIER_NR_SLOTS];
-	int fdt_rank[BARRIER_NR_SLOTS];
+	int *fdt_owner;
+	int *fdt_rank;
 	int fdt_max;		/* the most tasks sharing one fd table */
 	size_t nr_shmems;
 	struct restore_shmem {
@@ -287,6 +291,15 @@ int hang_culprit(struct restore_ctx *ctx);
 /* features.c: refuse what crstep does not restore yet, before any fork. */
 int restore_features_check(const struct img_set *set, int cpu_cap_none);
 int restore_prepare_counts(struct restore_ctx *ctx);
+uint32_t restore_nr_slots(const struct img_set *set);
+
+/* The shared area of a set: its size (page-aligned), and its layout and
+ * barrier set up in zeroed memory of that size.  The per-pstree-entry
+ * arrays of ctx (slots, thread_slots, fdt_owner, fdt_rank) for ctx->set. */
+size_t restore_shared_size(const struct img_set *set);
+void restore_shared_init(struct shared_area *sh, const struct img_set *set);
+int restore_ctx_alloc(struct restore_ctx *ctx);
+void restore_ctx_free(struct restore_ctx *ctx);
 /* The barrier slot of thread i (> 0) of task t. */
 int restore_thread_slot(const struct restore_ctx *ctx, const struct img_task *t, size_t i);
 

@@ -34,9 +34,9 @@ static long futex_wait_value(void *word, uint32_t value,
 			    FUTEX_BITSET_MATCH_ANY);
 }
 
-static int slot_valid(int slot)
+static int slot_valid(const struct task_entries *te, int slot)
 {
-	return slot >= 0 && slot < BARRIER_NR_SLOTS;
+	return slot >= 0 && (uint32_t)slot < te->max_slots;
 }
 
 static int stage_valid(int stage)
@@ -44,21 +44,22 @@ static int stage_valid(int stage)
 	return stage >= 0 && stage < CR_STATE_NR;
 }
 
-void task_entries_init(struct task_entries *te)
+void task_entries_init(struct task_entries *te, uint32_t max_slots)
 {
-	int i;
+	uint32_t i;
 
 	te->start = CR_STATE_FAIL;
 	te->nr_in_progress = 0;
 	te->cr_err = 0;
 	te->failed = 0;
 	te->nr_slots = 0;
+	te->max_slots = max_slots;
 	te->event_next = 0;
 	te->nr_bps_armed = 0;
 	te->nr_held = 0;
 	te->nr_faults = 0;
 	te->fault_hit.pid = 0;
-	for (i = 0; i < BARRIER_NR_SLOTS; i++) {
+	for (i = 0; i < max_slots; i++) {
 		te->slots[i].pid = 0;
 		te->slots[i].role = ROLE_UNKNOWN;
 		te->slots[i].stage_reached = -1;
@@ -73,30 +74,30 @@ void task_entries_init(struct task_entries *te)
 	}
 }
 
-int task_entries_create(struct task_entries **out)
+int task_entries_create(struct task_entries **out, uint32_t max_slots)
 {
 	long addr;
 
-	addr = sysraw_mmap(NULL, sizeof(struct task_entries),
+	addr = sysraw_mmap(NULL, task_entries_size(max_slots),
 			   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (addr < 0 && addr > -4096)
 		return (int)addr;
 	*out = (struct task_entries *)addr;
-	task_entries_init(*out);
+	task_entries_init(*out, max_slots);
 	return 0;
 }
 
 void task_entries_destroy(struct task_entries *te)
 {
 	if (te)
-		sysraw_munmap(te, sizeof(struct task_entries));
+		sysraw_munmap(te, task_entries_size(te->max_slots));
 }
 
 int task_slot_assign(struct task_entries *te, int32_t pid, enum task_role role)
 {
 	uint32_t idx = __atomic_fetch_add(&te->nr_slots, 1, __ATOMIC_RELAXED);
 
-	if (idx >= BARRIER_NR_SLOTS) {
+	if (idx >= te->max_slots) {
 		__atomic_fetch_sub(&te->nr_slots, 1, __ATOMIC_RELAXED);
 		return -1;
 	}
@@ -132,8 +133,7 @@ static uint64_t record_event(struct task_entries *te, enum barrier_event_type ty
 	ev->stage_from = (int8_t)stage_from;
 	ev->stage_to = (int8_t)stage_to;
 	ev->role = (uint8_t)role;
-	ev->pad = 0;
-	ev->slot = (int16_t)(slot_valid(slot) ? slot : -1);
+	ev->slot = slot_valid(te, slot) ? slot : -1;
 	__atomic_store_n(&ev->seq, seq, __ATOMIC_RELEASE);
 	if (tsc_out)
 		*tsc_out = tsc;
@@ -175,7 +175,6 @@ int barrier_event_read(const struct task_entries *te, uint64_t seq,
 	out->stage_from = ev->stage_from;
 	out->stage_to = ev->stage_to;
 	out->role = ev->role;
-	out->pad = 0;
 	out->slot = ev->slot;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&ev->seq, __ATOMIC_RELAXED) != seq)
@@ -264,7 +263,7 @@ static int slot_of(struct task_entries *te, int32_t pid, enum task_role role)
 {
 	uint32_t i, n = __atomic_load_n(&te->nr_slots, __ATOMIC_ACQUIRE);
 
-	for (i = 0; i < n && i < BARRIER_NR_SLOTS; i++)
+	for (i = 0; i < n && i < te->max_slots; i++)
 		if (te->slots[i].pid == pid && te->slots[i].role == role)
 			return (int)i;
 	return -1;
@@ -278,7 +277,7 @@ static void hold(struct task_entries *te, int bp, enum barrier_event_type type,
 {
 	struct task_slot *me;
 
-	if (!slot_valid(slot))
+	if (!slot_valid(te, slot))
 		return;
 	me = &te->slots[slot];
 	me->held_bp = (int8_t)bp;
@@ -303,7 +302,7 @@ static void maybe_hold(struct task_entries *te, enum barrier_event_type type,
 		return;
 	bp = barrier_bp_match(te, type, from, to, pid);
 	if (bp >= 0)
-		hold(te, bp, type, from, to, pid, role, slot_valid(slot) ? slot : slot_of(te, pid, role));
+		hold(te, bp, type, from, to, pid, role, slot_valid(te, slot) ? slot : slot_of(te, pid, role));
 }
 
 /* An armed fault for (pid, stage) fires here, in the participant itself,
@@ -360,7 +359,7 @@ void barrier_release(struct task_entries *te, int slot, int32_t controller_pid)
 	struct task_slot *me;
 	uint32_t old;
 
-	if (!slot_valid(slot) || !__atomic_load_n(&te->slots[slot].gate, __ATOMIC_ACQUIRE))
+	if (!slot_valid(te, slot) || !__atomic_load_n(&te->slots[slot].gate, __ATOMIC_ACQUIRE))
 		return;
 	me = &te->slots[slot];
 	record_event(te, BARRIER_EV_RELEASE, me->waiting_on, me->waiting_on, controller_pid,
@@ -439,7 +438,7 @@ int stage_switch(struct task_entries *te, int stage, uint32_t count, int wake,
 
 int task_finish_stage(struct task_entries *te, int stage, int slot)
 {
-	struct task_slot *me = slot_valid(slot) ? &te->slots[slot] : NULL;
+	struct task_slot *me = slot_valid(te, slot) ? &te->slots[slot] : NULL;
 	int32_t pid = me ? me->pid : 0;
 	enum task_role role = me ? (enum task_role)me->role : ROLE_UNKNOWN;
 	uint32_t seen;

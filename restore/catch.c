@@ -79,7 +79,7 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 	size_t i;
 
 	cs->shared = (uint64_t)ctx->shared;
-	cs->shared_len = (sizeof(*ctx->shared) + 4095) & ~4095ul;
+	cs->shared_len = ctx->shared->size;
 	restore_refresh_host_pids(ctx);
 	for (i = 0; i < ctx->set->nr_tasks; i++) {
 		struct img_task *t = &ctx->set->tasks[i];

@@ -297,6 +297,18 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 }
 
 /* The counts that decide the participants, and a slot per participant. */
+/* The barrier's participants: a slot per task (zombies too) and one per
+ * further thread, as restore_prepare_counts() hands them out. */
+uint32_t restore_nr_slots(const struct img_set *set)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < set->nr_tasks; i++)
+		n += set->tasks[i].nr_threads > 1 ? set->tasks[i].nr_threads : 1;
+	return n;
+}
+
 int restore_prepare_counts(struct restore_ctx *ctx)
 {
 	struct task_entries *te = &ctx->shared->te;
@@ -311,12 +323,12 @@ int restore_prepare_counts(struct restore_ctx *ctx)
 		int slot = task_slot_assign(te, t->pid, i ? (t->zombie ? ROLE_ZOMBIE : ROLE_TASK) : ROLE_ROOT);
 
 		if (slot < 0)
-			return error("pstree.img: more than %d tasks", BARRIER_NR_SLOTS);
+			return error("pstree.img: more than %u tasks", te->max_slots);
 		ctx->slots[i] = slot;
 		for (j = 1; j < t->nr_threads; j++) {
 			slot = task_slot_assign(te, t->threads[j].tid, ROLE_THREAD);
 			if (slot < 0)
-				return error("pstree.img: more than %d tasks and threads", BARRIER_NR_SLOTS);
+				return error("pstree.img: more than %u tasks and threads", te->max_slots);
 			if (j == 1)
 				ctx->thread_slots[i] = slot;
 		}

@@ -704,7 +704,7 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 	a->keep[a->nr_keep++] = (struct rst_range){ pm->boot_start, pm->boot_end };
 	a->keep[a->nr_keep++] = (struct rst_range){ pm->start, pm->end };
 	a->keep[a->nr_keep++] = (struct rst_range){ (uint64_t)ctx->shared,
-		(uint64_t)ctx->shared + PAGE_UP(sizeof(*ctx->shared)) };
+		(uint64_t)ctx->shared + ctx->shared->size };
 	for (i = 0; i < pm->nr_vdso_parts; i++)
 		a->keep[a->nr_keep++] = pm->vdso_parts[i];
 	qsort(a->keep, a->nr_keep, sizeof(a->keep[0]), keep_cmp);

@@ -622,9 +622,53 @@ static int run_protocol(struct controller *c)
 	return 0;
 }
 
+/* The shared area, sized by the tree: the barrier with a slot per task and
+ * thread, then a report per slot, then a word per pstree entry. */
+static size_t shared_reports_off(const struct img_set *set)
+{
+	return (offsetof(struct shared_area, te) + task_entries_size(restore_nr_slots(set)) + 63) & ~(size_t)63;
+}
+
+static size_t shared_fdt_off(const struct img_set *set)
+{
+	return shared_reports_off(set) + (size_t)restore_nr_slots(set) * sizeof(struct task_report);
+}
+
+size_t restore_shared_size(const struct img_set *set)
+{
+	return PAGE_UP(shared_fdt_off(set) + set->nr_tasks * sizeof(int32_t));
+}
+
+void restore_shared_init(struct shared_area *sh, const struct img_set *set)
+{
+	sh->size = restore_shared_size(set);
+	sh->reports = (struct task_report *)((char *)sh + shared_reports_off(set));
+	sh->fdt_done = (int32_t *)((char *)sh + shared_fdt_off(set));
+	task_entries_init(&sh->te, restore_nr_slots(set));
+}
+
+int restore_ctx_alloc(struct restore_ctx *ctx)
+{
+	size_t n = ctx->set->nr_tasks ? ctx->set->nr_tasks : 1;
+
+	ctx->slots = calloc(4 * n, sizeof(int));
+	if (!ctx->slots)
+		return error("out of memory for %zu tasks", ctx->set->nr_tasks);
+	ctx->thread_slots = ctx->slots + n;
+	ctx->fdt_owner = ctx->thread_slots + n;
+	ctx->fdt_rank = ctx->fdt_owner + n;
+	return 0;
+}
+
+void restore_ctx_free(struct restore_ctx *ctx)
+{
+	free(ctx->slots);
+	ctx->slots = ctx->thread_slots = ctx->fdt_owner = ctx->fdt_rank = NULL;
+}
+
 static struct shared_area *shared_create(const struct img_set *set)
 {
-	size_t len = PAGE_UP(sizeof(struct shared_area)), i, j;
+	size_t len = restore_shared_size(set), i, j;
 	struct shared_area *sh;
 
 	sh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -646,7 +690,7 @@ static struct shared_area *shared_create(const struct img_set *set)
 			}
 		}
 	}
-	task_entries_init(&sh->te);
+	restore_shared_init(sh, set);
 	return sh;
 }
 
@@ -879,9 +923,11 @@ int restore_run(const struct restore_opts *opts)
 	c.ctx.set = set;
 	c.ctx.proto = protocol_get(opts->protocol);
 	c.ctx.controller_pid = getpid();
+	if (restore_ctx_alloc(&c.ctx))
+		goto out_set;
 	c.ctx.shared = shared_create(set);
 	if (!c.ctx.shared)
-		goto out_set;
+		goto out_ctx;
 	if (restore_prepare_counts(&c.ctx))
 		goto out_shared;
 	/* Orphans of the tree must come back to crstep, not to a slow pid 1. */
@@ -974,7 +1020,9 @@ out_shared:
 	free(c.ctx.shmems);
 	remap_close(&c.ctx);
 	free(c.ctx.remaps);
-	munmap(c.ctx.shared, PAGE_UP(sizeof(struct shared_area)));
+	munmap(c.ctx.shared, c.ctx.shared->size);
+out_ctx:
+	restore_ctx_free(&c.ctx);
 out_set:
 	imgset_free(set);
 	return ret;

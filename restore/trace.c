@@ -138,8 +138,8 @@ struct chrome_ctx {
 	int n;				/* events written */
 	int stage;			/* current start, -1 before the first switch */
 	int64_t stage_ns[CR_STATE_NR];	/* when each stage was entered */
-	int32_t named[BARRIER_NR_SLOTS + 1];	/* tids given a thread_name */
-	int nr_named;
+	int32_t *named;			/* tids given a thread_name */
+	int nr_named, max_named;
 };
 
 static double chrome_us(const struct chrome_ctx *c, int64_t ns)
@@ -159,7 +159,15 @@ static void chrome_name_thread(struct chrome_ctx *c, int32_t tid, const char *ro
 	for (i = 0; i < c->nr_named; i++)
 		if (c->named[i] == tid)
 			return;
-	if (c->nr_named < (int)(sizeof(c->named) / sizeof(c->named[0])))
+	if (c->nr_named == c->max_named) {
+		int32_t *n = realloc(c->named, (c->max_named * 2 + 64) * sizeof(*n));
+
+		if (n) {
+			c->named = n;
+			c->max_named = c->max_named * 2 + 64;
+		}
+	}
+	if (c->nr_named < c->max_named)
 		c->named[c->nr_named++] = tid;
 	chrome_sep(c);
 	fprintf(c->out, "{\"ph\":\"M\",\"name\":\"thread_name\",\"ts\":0,\"pid\":1,\"tid\":%" PRId32
@@ -234,6 +242,7 @@ int trace_write_chrome(FILE *out, const struct task_entries *te)
 	for_each_event(te, chrome_event, c);
 	fputs("\n]}\n", out);
 	ret = ferror(out) ? -1 : 0;
+	free(c->named);
 	free(c);
 	return ret;
 }

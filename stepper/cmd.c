@@ -878,7 +878,7 @@ static void add_pids(struct stepper *s, struct candidates *c)
 	if (!s->ctx)
 		return;
 	te = stepper_te(s);
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++) {
+	for (i = 0; i < te->nr_slots; i++) {
 		snprintf(pid, sizeof(pid), "%" PRId32, te->slots[i].pid);
 		add(c, pid);
 	}

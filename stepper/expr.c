@@ -406,10 +406,10 @@ static int slot_by_pid(const struct task_entries *te, int64_t pid)
 {
 	uint32_t i;
 
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++)
+	for (i = 0; i < te->nr_slots; i++)
 		if (te->slots[i].pid == pid && te->slots[i].role != ROLE_THREAD)
 			return (int)i;
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++)
+	for (i = 0; i < te->nr_slots; i++)
 		if (te->slots[i].pid == pid)
 			return (int)i;
 	return -1;
@@ -428,7 +428,7 @@ static int64_t count_outstanding(const struct expr_env *env)
 	int64_t n = 0;
 	uint32_t i;
 
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++)
+	for (i = 0; i < te->nr_slots; i++)
 		if (protocol_role_finishes(env->proto, stage, te->slots[i].role) &&
 		    !slot_arrived(te, (int)i, stage))
 			n++;
@@ -502,7 +502,7 @@ static int eval_slot(struct eval *ev, const struct expr *arg, int *slot)
 	if (eval_node(ev, arg, &v))
 		return -1;
 	if (v.kind == VAL_ROLE && v.v == ROLE_ROOT) {
-		for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++)
+		for (i = 0; i < te->nr_slots; i++)
 			if (te->slots[i].role == ROLE_ROOT) {
 				*slot = (int)i;
 				return 0;

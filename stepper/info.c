@@ -88,7 +88,7 @@ void info_tasks(struct stepper *s)
 	now = barrier_rdtsc();
 	fprintf(s->out, "  %-7s %-7s %-10s %-18s %-26s %-10s %-5s %s\n", "PID", "HOST", "ROLE", "REACHED",
 		"WAITS ON", "FOR", "STATE", "WCHAN");
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++) {
+	for (i = 0; i < te->nr_slots; i++) {
 		const struct task_slot *t = &te->slots[i];
 		char host[16], what[64], dur[32], state[8], wchan[64];
 		uint64_t since;
@@ -187,7 +187,7 @@ void info_barrier(struct stepper *s)
 	if (next < CR_STATE_NR)
 		fprintf(s->out, "Next: %s, switched by the %s\n", stage_name(next),
 			performer_name(protocol_switcher(p, next)));
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++) {
+	for (i = 0; i < te->nr_slots; i++) {
 		const struct task_slot *t = &te->slots[i];
 		int finishes = r && protocol_role_finishes(p, stage, t->role);
 		int done = stage >= 0 && stage < CR_STATE_NR && t->arrive_tsc[stage];

@@ -192,7 +192,7 @@ int stepper_parse_pid(struct stepper *s, const char *word, int32_t *pid)
 	long v;
 	uint32_t i;
 
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++) {
+	for (i = 0; i < te->nr_slots; i++) {
 		if (!strcmp(word, "root") && te->slots[i].role == ROLE_ROOT) {
 			*pid = te->slots[i].pid;
 			return 0;
@@ -202,7 +202,7 @@ int stepper_parse_pid(struct stepper *s, const char *word, int32_t *pid)
 	v = strtol(word, &end, 10);
 	if (errno || *end || end == word || v <= 0)
 		return cmd_error(s, "'%s' is not a pid", word);
-	for (i = 0; i < te->nr_slots && i < BARRIER_NR_SLOTS; i++)
+	for (i = 0; i < te->nr_slots; i++)
 		if (te->slots[i].pid == v) {
 			*pid = (int32_t)v;
 			return 0;

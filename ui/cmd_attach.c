@@ -3,6 +3,7 @@
  * info tasks, info barrier, info hang, and a watchdog. */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,16 @@ static int do_hang(FILE *out, struct watch *w, const char *rest)
 	return 0;
 }
 
+/* The area attach_te_view() fills: room for every task attach follows. */
+static struct shared_area *view_new(void)
+{
+	struct shared_area *v = calloc(1, offsetof(struct shared_area, te) + task_entries_size(ATTACH_MAX_TASKS));
+
+	if (v)
+		v->te.max_slots = ATTACH_MAX_TASKS;
+	return v;
+}
+
 /* expect EXPR [MESSAGE]: the stepper's expressions over the attached
  * restore (attach_te_view()), the same TAP line as in `crstep restore`. */
 static int do_expect(FILE *out, struct watch *w, const char *rest)
@@ -101,7 +112,7 @@ static int do_expect(FILE *out, struct watch *w, const char *rest)
 	char err[200];
 	int r;
 
-	if (!w->view && !(w->view = calloc(1, sizeof(*w->view))))
+	if (!w->view && !(w->view = view_new()))
 		return error("out of memory");
 	if (attach_te_view(w->a, &w->view->te))
 		return error("attach: %s pid %d is gone", w->a->ctl, w->a->criu_pid);
@@ -250,7 +261,7 @@ static int attach_tui(struct watch *w, unsigned secs)
 	void *fe;
 	FILE *out;
 
-	if (!w->view && !(w->view = calloc(1, sizeof(*w->view))))
+	if (!w->view && !(w->view = view_new()))
 		return error("out of memory") ? EXIT_FAIL : EXIT_FAIL;
 	if (attach_te_view(w->a, &w->view->te))
 		return EXIT_FAIL;

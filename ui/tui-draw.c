@@ -66,9 +66,10 @@ void free_windows(struct tui *t)
 
 int nr_slots(const struct stepper_view *v)
 {
-	uint32_t n = v->ctx ? v->ctx->shared->te.nr_slots : 0;
+	const struct task_entries *te = v->ctx ? &v->ctx->shared->te : NULL;
+	uint32_t n = te ? (te->nr_slots < te->max_slots ? te->nr_slots : te->max_slots) : 0;
 
-	return n > BARRIER_NR_SLOTS ? BARRIER_NR_SLOTS : (int)n;
+	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 static WINDOW *mkwin(int h, int w, int y, int x)

@@ -92,18 +92,21 @@ static void unpack(const uint8_t *data, size_t size)
 /* What a restore does with the set before anything is forked. */
 static void before_fork(struct img_set *set)
 {
-	static struct shared_area shared;
 	struct restore_opts opts = { .dir = fuzz_dir };
-	struct restore_ctx ctx = { .opts = &opts, .set = set, .shared = &shared };
+	struct restore_ctx ctx = { .opts = &opts, .set = set };
 
 	if (imgset_check(set))
 		return;
 	restore_features_check(set, 0);
 	if (restore_features_check(set, 1))
 		return;
-	memset(&shared, 0, sizeof(shared));
-	task_entries_init(&shared.te);
-	restore_prepare_counts(&ctx);
+	ctx.shared = calloc(1, restore_shared_size(set));
+	if (ctx.shared && !restore_ctx_alloc(&ctx)) {
+		restore_shared_init(ctx.shared, set);
+		restore_prepare_counts(&ctx);
+		restore_ctx_free(&ctx);
+	}
+	free(ctx.shared);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

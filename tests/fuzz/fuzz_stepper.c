@@ -47,8 +47,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!dir)
 		dir = "tests/fixtures/criu-4.2/tree/images";
 	set = imgset_read(dir);
-	shared = calloc(1, sizeof(*shared));
-	if (!set || !shared || imgset_check(set)) {
+	shared = set ? calloc(1, restore_shared_size(set)) : NULL;
+	ctx.set = set;
+	if (!set || !shared || imgset_check(set) || restore_ctx_alloc(&ctx)) {
 		fprintf(stderr, "fuzz_stepper: cannot read the fixture %s (run from the top of the tree)\n", dir);
 		exit(99);
 	}
@@ -71,15 +72,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* The area's clock calibration wants 5 ms between its two samples
 	 * (lib/clock.c): keep one start time for every run instead of
 	 * sleeping in each. */
-	task_entries_init(&shared->te);
+	restore_shared_init(shared, set);
 	clock_start = shared->te.clock_start;
 	return 0;
 }
 
 static void reset_shared(void)
 {
-	memset(shared, 0, sizeof(*shared));
-	task_entries_init(&shared->te);
+	memset(shared, 0, restore_shared_size(set));
+	restore_shared_init(shared, set);
 	shared->te.clock_start = clock_start;
 	if (restore_prepare_counts(&ctx))
 		abort();

@@ -234,7 +234,7 @@ static int setup(enum proto_variant variant, int aborting)
 {
 	int i;
 
-	if (task_entries_create(&te))
+	if (task_entries_create(&te, NR_TEST_SLOTS))
 		return -1;
 	outcome = mmap(NULL, sizeof(*outcome), PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -593,7 +593,7 @@ static void test_wait(void)
 	int ret, status;
 	pid_t child;
 
-	if (!ok(task_entries_create(&te) == 0, "wait: area created"))
+	if (!ok(task_entries_create(&te, NR_TEST_SLOTS) == 0, "wait: area created"))
 		return;
 	ok(te->start == CR_STATE_FAIL && te->nr_in_progress == 0 &&
 	   te->slots[0].stage_reached == -1, "a new area starts at -1 with no one in progress");

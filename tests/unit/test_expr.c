@@ -158,8 +158,8 @@ int main(void)
 	const struct protocol *p = protocol_get(PROTO_SEED);
 	int root, task;
 
-	te = calloc(1, sizeof(*te));
-	task_entries_init(te);
+	te = calloc(1, task_entries_size(2));
+	task_entries_init(te, 2);
 	root = task_slot_assign(te, 401, ROLE_ROOT);
 	task = task_slot_assign(te, 402, ROLE_TASK);
 	te->nr_tasks = 2;
