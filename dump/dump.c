@@ -101,6 +101,40 @@ int proc_read(pid_t pid, const char *name, char *buf, size_t size)
 	return len;
 }
 
+/* A /proc file of any length, in a malloc'd string (*out); its length or -1. */
+static ssize_t proc_read_all(pid_t pid, const char *name, char **out)
+{
+	size_t size = 4096, len = 0;
+	char path[128], *buf = malloc(size);
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return error("dump %d: cannot read %s: %s", pid, path, strerror(fd < 0 ? errno : ENOMEM));
+	}
+	for (;;) {
+		char *more;
+
+		if (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0) {
+			len += n;
+			continue;
+		}
+		if (n <= 0 || !(more = realloc(buf, size * 2)))
+			break;
+		buf = more;
+		size *= 2;
+	}
+	close(fd);
+	buf[len] = 0;
+	*out = buf;
+	return n < 0 ? (free(buf), error("dump %d: cannot read %s: %s", pid, path, strerror(errno))) : (ssize_t)len;
+}
+
 int status_field(const char *status, const char *key, char *out, size_t size)
 {
 	size_t klen = strlen(key);
@@ -796,9 +830,10 @@ static int collect_tree(struct dump_tree *t, pid_t pid, pid_t ppid)
 {
 	size_t me = t->nr, i;
 	struct dump_proc *p = proc_add(t, pid, ppid);
-	char name[64], kids[4096], *tok, *save = NULL;
-	pid_t child[256];
-	int nr_child = 0;
+	char name[64], *kids = NULL, *tok, *save = NULL;
+	pid_t *child = NULL;
+	size_t nr_child = 0, max_child = 0;
+	int ret = 0;
 
 	/* A zombie keeps only its stat and comm readable. */
 	if (proc_read(pid, "stat", p->ti->stat, sizeof(p->ti->stat)) < 0 || split_stat(pid, p->ti) ||
@@ -813,18 +848,27 @@ static int collect_tree(struct dump_tree *t, pid_t pid, pid_t ppid)
 		return -1;
 	for (i = 0; i < p->nr_threads; i++) {
 		snprintf(name, sizeof(name), "task/%d/children", p->th[i].s.pid);
-		if (proc_read(pid, name, kids, sizeof(kids)) < 0)
+		if (proc_read_all(pid, name, &kids) < 0) {
+			free(child);
 			return -1;
+		}
 		for (tok = strtok_r(kids, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-			if (nr_child == (int)(sizeof(child) / sizeof(child[0])))
-				return error("dump %d: more than %d children: not supported", pid, nr_child);
+			if (nr_child == max_child) {
+				pid_t *more = realloc(child, (max_child * 2 + 16) * sizeof(*child));
+
+				if (!more)
+					die(EXIT_FAIL, "out of memory");
+				child = more;
+				max_child = max_child * 2 + 16;
+			}
 			child[nr_child++] = atoi(tok);
 		}
+		free(kids);
 	}
-	for (i = 0; i < (size_t)nr_child; i++)
-		if (collect_tree(t, child[i], t->p[me].pid))
-			return -1;
-	return 0;
+	for (i = 0; i < nr_child && !ret; i++)
+		ret = collect_tree(t, child[i], t->p[me].pid);
+	free(child);
+	return ret;
 }
 
 /* ---- per process, all frozen ---------------------------------------------- */

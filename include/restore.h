@@ -265,6 +265,11 @@ struct catch_set {
 		int dead;		/* its exit was collected (exit_status) */
 		int exit_status;
 	} *t;
+	size_t nr_others;
+	struct catch_other {		/* children that are no tracees, and their exits */
+		pid_t pid;
+		int status;
+	} *others;
 };
 int catch_init(struct catch_set *cs);
 void catch_fini(struct catch_set *cs);

@@ -112,11 +112,13 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 
 /* How the controller waits for its tracees and its child.
  *
- * Every wait status is taken with waitpid() on one known tid and kept in
- * that thread's `caught` entry until the code waiting for that thread uses
- * it.  Never waitpid(-1): a status taken for "some other tracee" is lost to
- * the wait that expects it (a ptrace stop is reported once), and a lost stop
- * leaves its thread stopped for good while its waiter times out.
+ * Every wait status is taken by collect() alone and kept in its thread's
+ * `caught` entry (or, for a child that is no tracee, in `others`) until the
+ * code waiting for that thread uses it: a ptrace stop is reported once, so
+ * a status taken and dropped would leave its thread stopped for good while
+ * its waiter times out.  collect() takes whatever is pending with
+ * waitpid(-1), so one wake-up costs one wait per event, not one per
+ * thread of the tree.
  *
  * The waits sleep on a signalfd for SIGCHLD (blocked meanwhile), which the
  * kernel sends to a tracer at every ptrace stop and every exit of a tracee
@@ -189,21 +191,47 @@ static uint64_t wait_deadline(struct catch_set *cs)
 	return cs->deadline_ns && cs->deadline_ns < d ? cs->deadline_ns : d;
 }
 
-/* Take what each seized thread has to report, into its own entry.  A dead
- * thread is reaped here: its thread group leader is reported to us, its
- * tracer, only once every other thread of the group has been. */
-static void collect(struct catch_set *cs)
+static struct caught *find_tid(struct catch_set *cs, pid_t tid)
 {
 	size_t i;
 
-	for (i = 0; i < cs->nr; i++) {
-		struct caught *t = &cs->t[i];
-		int status;
+	for (i = 0; i < cs->nr; i++)
+		if (cs->t[i].tid == tid && (cs->t[i].seized || cs->t[i].dead))
+			return &cs->t[i];
+	return NULL;
+}
 
-		if (!t->seized || t->has_status)
+/* A child that is no tracee (the reaper): its exit, kept for
+ * catch_child_exited(). */
+static void keep_other(struct catch_set *cs, pid_t pid, int status)
+{
+	struct catch_other *o;
+
+	if (!WIFEXITED(status) && !WIFSIGNALED(status))
+		return;
+	o = realloc(cs->others, (cs->nr_others + 1) * sizeof(*o));
+	if (!o)
+		return;
+	cs->others = o;
+	cs->others[cs->nr_others++] = (struct catch_other){ pid, status };
+}
+
+/* Take every status pending, each into its thread's entry.  A dead thread
+ * is reaped here: its thread group leader is reported to us, its tracer,
+ * only once every other thread of the group has been.  An exit that
+ * follows a stop not yet used replaces it: the stop is moot. */
+static void collect(struct catch_set *cs)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
+		struct caught *t = find_tid(cs, pid);
+
+		if (!t) {
+			keep_other(cs, pid, status);
 			continue;
-		if (waitpid(t->tid, &status, WNOHANG | __WALL) != t->tid)
-			continue;
+		}
 		t->has_status = 1;
 		t->status = status;
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -221,6 +249,13 @@ int catch_child_exited(struct catch_set *cs, pid_t pid, int *status)
 {
 	size_t i;
 
+	if (cs->sigfd >= 0)
+		collect(cs);
+	for (i = 0; i < cs->nr_others; i++)
+		if (cs->others[i].pid == pid) {
+			*status = cs->others[i].status;
+			return 1;
+		}
 	for (i = 0; i < cs->nr; i++) {
 		struct caught *t = &cs->t[i];
 

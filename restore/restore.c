@@ -272,6 +272,16 @@ static int read_nspid(pid_t pid)
 	return read_nspid_path(which);
 }
 
+static int host_pid_known(const struct task_entries *te, pid_t pid)
+{
+	uint32_t i;
+
+	for (i = 0; i < te->nr_slots; i++)
+		if (te->slots[i].host_pid == pid)
+			return 1;
+	return 0;
+}
+
 /* The threads of a restored process, by the tid each sees itself as. */
 static void match_threads(struct restore_ctx *ctx, pid_t pid)
 {
@@ -291,7 +301,7 @@ static void match_threads(struct restore_ctx *ctx, pid_t pid)
 		if (tid <= 0 || tid == pid)
 			continue;
 		snprintf(path, sizeof(path), "%d/task/%d", pid, tid);
-		ns = read_nspid_path(path);
+		ns = host_pid_known(te, tid) ? 0 : read_nspid_path(path);
 		for (i = 0; ns && i < te->nr_slots; i++)
 			if (te->slots[i].pid == ns && te->slots[i].role == ROLE_THREAD)
 				te->slots[i].host_pid = tid;
@@ -310,7 +320,7 @@ static void walk_children(struct restore_ctx *ctx, pid_t pid, int depth)
 	if (!f)
 		return;
 	while (fscanf(f, "%d", &child) == 1) {
-		int ns = read_nspid(child);
+		int ns = host_pid_known(&ctx->shared->te, child) ? 0 : read_nspid(child);
 		uint32_t i;
 
 		for (i = 0; ns && i < ctx->shared->te.nr_slots; i++)
@@ -325,7 +335,16 @@ static void walk_children(struct restore_ctx *ctx, pid_t pid, int depth)
 
 void restore_refresh_host_pids(struct restore_ctx *ctx)
 {
+	struct task_entries *te = &ctx->shared->te;
+	uint32_t i;
+
 	if (ctx->tree_pid <= 0)
+		return;
+	/* A pid, once found, stays: with every one known there is nothing
+	 * to walk (the controller looks often, and /proc costs). */
+	for (i = 0; i < te->nr_slots && te->slots[i].host_pid > 0; i++)
+		;
+	if (i == te->nr_slots)
 		return;
 	if (!ctx->opts->host_pidns) {
 		walk_children(ctx, ctx->tree_pid, 0);
@@ -487,9 +506,13 @@ static int find_dead_task(struct controller *c)
 		FILE *f;
 		int k;
 
-		/* Zombies die by design once RESTORE is over, not before. */
+		/* Zombies die by design once RESTORE is over, not before.  A
+		 * task asleep in the barrier for this stage is alive as far as
+		 * the wait is concerned (the next stage's wait looks again):
+		 * the look costs a /proc read per task that is still working. */
 		if (s->host_pid <= 0 || s->role == ROLE_THREAD ||
-		    (s->role == ROLE_ZOMBIE && te->start >= CR_STATE_RESTORE_SIGCHLD))
+		    (s->role == ROLE_ZOMBIE && te->start >= CR_STATE_RESTORE_SIGCHLD) ||
+		    __atomic_load_n(&s->waiting_on, __ATOMIC_ACQUIRE) == te->start)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/stat", s->host_pid);
 		f = fopen(path, "re");
@@ -1012,6 +1035,7 @@ out_shared:
 	}
 	catch_fini(&c.caught);
 	free(c.caught.t);
+	free(c.caught.others);
 	pipes_close(&c.ctx);
 	free(c.ctx.pipes);
 	files_close(&c.ctx);
