@@ -119,7 +119,8 @@ static int vma_premapped(const VmaEntry *v)
 static int private_flags(const VmaEntry *v)
 {
 	int type = (v->flags & MAP_TYPE) == MAP_DROPPABLE ? MAP_DROPPABLE : MAP_PRIVATE;
-	int huge = v->flags & MAP_HUGETLB ? v->flags & (MAP_HUGETLB | (MAP_HUGE_MASK << MAP_HUGE_SHIFT)) : 0;
+	/* The size bits reach bit 31: unsigned, or the shift overflows an int. */
+	int huge = v->flags & MAP_HUGETLB ? (int)(v->flags & (MAP_HUGETLB | ((uint32_t)MAP_HUGE_MASK << MAP_HUGE_SHIFT))) : 0;
 
 	return type | huge | (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE));
 }
