@@ -28,7 +28,7 @@
 
 /* The versions whose task_entries layout and stage numbers were checked
  * against their source and a real restore (tests/integration/attach.sh). */
-static const char *const verified_versions[] = { "4.2", NULL };
+static const char *const verified_versions[] = { "4.1", "4.2", NULL };
 
 static const char *const criu_stages[] = {
 	"ROOT_TASK", "PREPARE_NAMESPACES", "FORKING", "RESTORE", "RESTORE_SIGCHLD", "RESTORE_CREDS", "COMPLETE",

@@ -20,7 +20,7 @@
 static void attach_usage(FILE *f)
 {
 	fprintf(f, "usage: crstep attach PID [--batch|--cli|--tui] [-ex CMD]... [--watchdog SECS]\n\n"
-		"PID is a running `criu restore` (CRIU 4.2), or this crstep's own `crstep restore`,\n"
+		"PID is a running `criu restore` (CRIU 4.1 or 4.2), or this crstep's own `crstep restore`,\n"
 		"or any task of the tree it restores.\n"
 		"Read-only: /proc and process_vm_readv; the restore and its tasks are never written\n"
 		"nor stopped.\n\n"
