@@ -3,7 +3,8 @@
 #   make setup      install the Debian packages the build and the tests need
 #   make check      run every test (TAP); SANITIZE=1 builds with ASan+UBSan
 #   make demo       restore the bundled counter fixture and show it continue
-#   make bench      time restores of the counter fixture
+#   make bench      time restores: the counter's stages and context switches, then six
+#                   workloads against upstream criu when CRIU=/path/to/criu is set
 #   make soak       restore every fixture 200 times per protocol, then 50 under CPU load
 #                   (SOAK_RUNS, SOAK_LOAD_RUNS)
 #   make fuzz       run the libFuzzer targets of tests/fuzz (clang; FUZZ_RUNS each)
@@ -143,7 +144,7 @@ demo: setup crstep
 	@sh tests/demo.sh
 
 bench: crstep
-	@sh tests/bench.sh
+	@sh tests/bench.sh && python3 tests/bench.py
 
 soak: crstep
 	@python3 tests/soak.py

@@ -90,12 +90,12 @@ def make_images(name, tmp):
     r, w = os.pipe()
 
     def child_setup():
-        os.dup2(w, 3)
+        os.dup2(w, 3)	# kept (pass_fds); every other fd is closed after this
         os.setsid()
 
     wl = subprocess.Popen([exe] + list(ARGS[name]), cwd=d, stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={},
-                          pass_fds=(w,), preexec_fn=child_setup)
+                          pass_fds=(3,), preexec_fn=child_setup)
     os.close(w)
     ready = os.read(r, 16)
     os.close(r)
