@@ -134,6 +134,11 @@ static int crstep_stage(int criu_stage)
 	return criu_stage > CRIU_STATE_FORKING ? criu_stage + 1 : criu_stage;
 }
 
+int attach_stage_crstep(const struct attach *a, int stage)
+{
+	return a->kind == KIND_CRSTEP ? stage : crstep_stage(stage);
+}
+
 /* CRIU 4.2's stage_participants() is crstep's criu4 protocol's (the
  * counts of a->cte are CRIU's, te_read()). */
 uint32_t attach_participants(const struct attach *a, int stage)

@@ -146,6 +146,8 @@ uint32_t attach_participants(const struct attach *a, int stage);
  * seen, by the performer attach_switcher() names).  0, or -1 when the
  * controller is gone. */
 int attach_te_view(struct attach *a, struct task_entries *te);
+/* A stage number of the attached restore (CRIU's for criu) in crstep's. */
+int attach_stage_crstep(const struct attach *a, int stage);
 /* Who switches into stage `to` (crstep's numbering): ROLE_ROOT or
  * ROLE_CONTROLLER (criu), by the attached protocol's rule. */
 int attach_switcher(const struct attach *a, int to);

@@ -34,24 +34,11 @@ static void watch_usage(FILE *f)
 		"  --counts           print every change of nr_in_progress too\n");
 }
 
-/* Who switches into each stage in CRIU 4.2 without namespaces of the
- * tree's own (criu-facts §1.4; with namespaces criu switches the first
- * two and FORKING). */
-static const char *criu42_switcher(int to)
+/* Who switches into `to` (CRIU's numbering), by CRIU 4.2's rule
+ * (attach_switcher()). */
+static const char *criu42_switcher(const struct attach *a, int to)
 {
-	switch (to) {
-	case CRIU_STATE_PREPARE_NAMESPACES:
-	case CRIU_STATE_FORKING:
-	case CRIU_STATE_RESTORE:
-		return "root";
-	case CRIU_STATE_ROOT_TASK:
-	case CRIU_STATE_RESTORE_SIGCHLD:
-	case CRIU_STATE_RESTORE_CREDS:
-	case CRIU_STATE_COMPLETE:
-	case CRIU_STATE_FAIL:
-		return "criu";
-	}
-	return "?";
+	return attach_switcher(a, attach_stage_crstep(a, to)) == ROLE_ROOT ? "root" : "criu";
 }
 
 /* The stages a sampled jump from..to passed unseen, as " (X, Y came and
@@ -278,8 +265,8 @@ int cmd_watch(int argc, char **argv)
 				skipped_text(start, a.te.start, skipped, sizeof(skipped));
 				printf("+%9.3f ms  %s -> %s  by %s (CRIU 4.2%s)%s  nr_in_progress=%d\n", now,
 				       criu_stage_name(start), criu_stage_name(a.te.start),
-				       criu42_switcher(a.te.start), skipped,
-				       was_asleep && asleep && !strcmp(criu42_switcher(a.te.start), "root") ?
+				       criu42_switcher(&a, a.te.start), skipped,
+				       was_asleep && asleep && !strcmp(criu42_switcher(&a, a.te.start), "root") ?
 				       "; criu slept on nr_in_progress across it" : "", (int)a.te.nr_in_progress);
 			}
 			timeline_enter(&tl, a.te.start, now);
