@@ -478,7 +478,7 @@ static int find_shared(struct restore_ctx *ctx)
 	for (i = 0; i < set->nr_files && !ret; i++)
 		if (set->files[i]->type == FD_TYPES__PIPE)
 			ret = add_shared(ctx, set->files[i]->id);
-	return ret;
+	return ret ? ret : unixsk_shared_ids(set, add_shared, ctx);
 }
 
 /* The controller, after the pipes and shared memory exist and before any
@@ -501,11 +501,14 @@ int files_prepare(struct restore_ctx *ctx)
 
 		if (!fe)
 			return error("fdinfo: file id %u is not in files.img", ctx->files[i].id);
+		/* sk-unix.c makes the sockets, after the files they send. */
+		if (fe->type == FD_TYPES__UNIXSK)
+			continue;
 		ctx->files[i].fd = open_description(ctx, fe);
 		if (ctx->files[i].fd < 0)
 			return -1;
 	}
-	return 0;
+	return unixsk_prepare(ctx);
 }
 
 void files_close(struct restore_ctx *ctx)
@@ -580,6 +583,8 @@ static const FownEntry *file_fown(const FileEntry *fe)
 		return fe->pipe->fown;
 	if (fe->type == FD_TYPES__MEMFD && fe->memfd)
 		return fe->memfd->fown;
+	if (fe->type == FD_TYPES__UNIXSK && fe->usk)
+		return fe->usk->fown;
 	return NULL;
 }
 
