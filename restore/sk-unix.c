@@ -17,7 +17,7 @@
  *      from its temporary peer (unix_may_send());
  *   4. connect the others to their peer's name: clients of a listener
  *      become its queued, not yet accepted connections; datagram sockets
- *      in an order the kernel allows;
+ *      in an order the kernel allows (one may be its own peer);
  *   5. the temporary peers go (a stream socket left half-closed sees EOF),
  *      then shutdown, the socket options and the file flags as dumped.
  * What this cannot rebuild is refused by unixsk_check() before anything
@@ -198,8 +198,6 @@ static int check_one(const struct img_set *set, const struct usk *u)
 		return REFUSE("dumped by a criu plugin");
 	if (ue->name.len > sizeof(((struct sockaddr_un *)0)->sun_path))
 		return REFUSE("a name of %zu bytes", ue->name.len);
-	if (ue->peer && ue->peer == ue->ino)
-		return REFUSE("connected to itself");
 	if (ue->peer && !u->peer)
 		return REFUSE("its peer, ino %u, is not in the images", ue->peer);
 	if (ue->deleted && (!ue->name.len || !ue->name.data[0]))
