@@ -191,7 +191,7 @@ static int check_one(const struct img_set *set, const struct usk *u)
 	if (ue->type != SOCK_STREAM && ue->type != SOCK_DGRAM && ue->type != SOCK_SEQPACKET)
 		return REFUSE("socket type %u", ue->type);
 	if (ue->uflags & USK_EXTERN)
-		return REFUSE("an external socket (its peer is outside the dumped tree, criu --ext-unix-sk)");
+		return REFUSE("outside the dumped tree, the peer of a socket in it (criu restore --ext-unix-sk)");
 	if (ue->uflags & USK_SERVICE)
 		return REFUSE("connected to criu's own service socket");
 	if (ue->uflags & USK_CALLBACK)

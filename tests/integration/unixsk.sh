@@ -47,7 +47,7 @@ assert i > 0
 d[i + 3] = 1
 open(p, "wb").write(bytes(d))
 PY
-msg="an external socket (its peer is outside the dumped tree, criu --ext-unix-sk): not restored yet"
+msg="outside the dumped tree, the peer of a socket in it (criu restore --ext-unix-sk): not restored yet"
 if expect_run 2 "unixsk: an external socket is refused" "$CRSTEP" restore "$B" --batch; then
 	[ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -q "crstep: files.img: unix socket id [0-9]* (ino [0-9]*, [a-z]*): $msg" "$TMP/err"
 	ok $? "unixsk: one line names the image, the socket and the feature: $(head -1 "$TMP/err")"
