@@ -370,8 +370,9 @@ static int bind_deleted(struct usk *u, const char *path)
 		if (mkdir(made_dirs[i], 0755)) {
 			error("unix socket id %u: cannot make %s for the deleted name %s: %s", u->ue->id, made_dirs[i],
 			      path, strerror(errno));
-			made = made - 1 - i;
-			goto rmdirs;
+			while (++i < made)
+				rmdir(made_dirs[i]);
+			return -1;
 		}
 	snprintf(parked, sizeof(parked), "%s.crstep-sk-ghost", path);
 	if (!access(path, F_OK)) {
@@ -398,6 +399,7 @@ unpark:
 	if (moved && rename(parked, path))
 		ret = error("unix socket id %u: cannot move %s back: %s", u->ue->id, path, strerror(errno));
 rmdirs:
+	/* Innermost first. */
 	for (i = 0; i < made; i++)
 		rmdir(made_dirs[i]);
 	return ret;
