@@ -60,6 +60,7 @@ struct usk {
 	int temp;		/* a temporary peer, closed after the queue is filled */
 	int ghost;		/* O_PATH on the bound name deleted at dump time */
 	int connected;
+	int bound;		/* its path name is a file this restore made */
 };
 
 struct usks {
@@ -438,8 +439,10 @@ static int bind_one(struct usk *u)
 			ret = error("unix socket id %u: cannot bind %s%s%s: %s", ue->id,
 				    path[0] != '/' && ue->name_dir ? ue->name_dir : "",
 				    path[0] != '/' && ue->name_dir ? "/" : "", path, strerror(errno));
-		else
+		else {
+			u->bound = 1;
 			ret = restore_perms(ue, path);
+		}
 	}
 	if (leave_name_dir(saved))
 		ret = -1;
@@ -693,6 +696,21 @@ static int finish_one(struct usk *u)
 	return 0;
 }
 
+/* A failed restore leaves none of the socket files it bound. */
+static void unbind_all(const struct usks *s)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	size_t i;
+	int saved;
+
+	for (i = 0; i < s->nr; i++) {
+		if (!s->sk[i].bound || enter_name_dir(s->sk[i].ue, &saved))
+			continue;
+		unlink(sk_name(s->sk[i].ue, path, sizeof(path)));
+		leave_name_dir(saved);
+	}
+}
+
 /* The controller, from files_prepare(), once every other description the
  * tasks share is open (the fds in flight are among them): every unix
  * socket of the images, handed over as ctx->files' descriptions. */
@@ -738,6 +756,8 @@ int unixsk_prepare(struct restore_ctx *ctx)
 out_errno_listen:
 	error("unix socket id %u: listen with backlog %u: %s", s.sk[i].ue->id, s.sk[i].ue->backlog, strerror(errno));
 out:
+	if (ret)
+		unbind_all(&s);
 	usks_free(&s);
 	return ret;
 }

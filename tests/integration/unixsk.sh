@@ -33,6 +33,19 @@ for variant in criu4 legacy seed pre-restorer; do
 	ok $? "unixsk/$variant: nothing of the tree is left after kill"
 done
 
+# A name taken by a file that is not a socket stays, and the restore fails
+# before the fork, leaving none of the socket files it bound (srv.sock).
+sh "$FX/prepare.sh" >/dev/null 2>&1
+echo keep >/tmp/crstep-fx/unixsk/dg.sock
+if expect_run 2 "unixsk: dg.sock taken by a file: the restore fails" "$CRSTEP" restore "$FX/images" --batch; then
+	grep -q "cannot bind /tmp/crstep-fx/unixsk/dg.sock" "$TMP/err"
+	ok $? "unixsk: the error names the socket and its path: $(head -1 "$TMP/err")"
+fi
+[ "$(cat /tmp/crstep-fx/unixsk/dg.sock)" = keep ] && [ ! -e /tmp/crstep-fx/unixsk/srv.sock ]
+ok $? "unixsk: the file at dg.sock is untouched and srv.sock, bound before, is gone"
+no_restored
+ok $? "unixsk: nothing was started for the failed restore"
+
 # The first unix socket of files.img marked external (uflags USK_EXTERN):
 # its entry's flags (field 5, 0x2) and uflags (field 6, 0) are the bytes
 # 28 02 30 00; the 0 becomes 1, the length stays.
