@@ -6,10 +6,11 @@
  * fds that shared one share one again (position and flags included), in one
  * task or across tasks, and two ids never merge (two opens of one pipe keep
  * their own O_NONBLOCK).  An id held by one fd table is opened by the task
- * that restores it; every pipe id, and every id held by several fd tables,
- * is opened once by the controller before the tree is forked, so every task
- * inherits the very description (CRIU's file masters, which send it to the
- * others over unix sockets).  Files are opened above every target fd first
+ * that restores it; every pipe id, every unix socket (sk-unix.c) and file
+ * in flight on one, and every id held by several fd tables, is opened once
+ * by the controller before the tree is forked, so every task inherits the
+ * very description (CRIU's file masters, which send it to the others over
+ * unix sockets).  Files are opened above every target fd first
  * and dup'ed into place afterwards, so an open never lands on a number that
  * another file still needs.  Tasks that share one fd table (CLONE_FILES)
  * are forked sharing it; the first of them restores it for all. */

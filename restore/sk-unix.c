@@ -205,6 +205,10 @@ static int check_one(const struct img_set *set, const struct usk *u)
 		return REFUSE("a deleted name that is not a path");
 	if (u->peer && !mutual(u) && !u->peer->ue->name.len)
 		return REFUSE("connected to ino %u, which has no name to connect to", ue->peer);
+	/* A pair is made connected (socketpair()), and a datagram socket
+	 * with a peer of its own takes nobody else's connect. */
+	if (u->peer && !mutual(u) && !is_stream(ue) && mutual(u->peer))
+		return REFUSE("connected to ino %u, one of two datagram sockets connected to each other", ue->peer);
 	if (u->peer && !mutual(u) && is_stream(ue)) {
 		if (u->peer->ue->state != SK_LISTEN || u->peer->ue->type != ue->type)
 			return REFUSE("connected to ino %u, neither its peer nor a listening %s socket", ue->peer,
