@@ -357,6 +357,7 @@ static int check_files(const struct img_set *set)
 		case FD_TYPES__PIPE:	has = !!f->pipe; break;
 		case FD_TYPES__FIFO:	has = !!f->fifo; break;
 		case FD_TYPES__MEMFD:	has = !!f->memfd; break;
+		case FD_TYPES__UNIXSK:	has = !!f->usk; break;
 		default:		has = 1; break;	/* the restore refuses what it cannot do */
 		}
 		if (!has)
@@ -488,6 +489,7 @@ int imgset_check(const struct img_set *set)
 	bad += check_files(set);
 	bad += check_fdinfo(set);
 	bad += check_pipes_data(set);
+	bad += check_sk_queues(set);
 	bad += check_strays(set);
 	return bad ? -1 : 0;
 }

@@ -42,6 +42,10 @@ const struct img_desc img_descs[] = {
 	 * chunks (an entry naming offset and length, then the bytes). */
 	D("GHOST_FILE", "ghost-file-", 0x52583605, IMG_HEAD | IMG_EXTRA, &ghost_chunk_entry__descriptor,
 	  &ghost_file_entry__descriptor),
+	/* Unix sockets: the packets queued on them, each followed by its
+	 * bytes; unixsk.img is where CRIU before files.img's usk kept them. */
+	D("SK_QUEUES", "sk-queues", 0x56264026, IMG_EXTRA, &sk_packet_entry__descriptor, NULL),
+	D("UNIXSK", "unixsk", 0x54373943, 0, &unix_sk_entry__descriptor, NULL),
 	D("PAGES", "pages-", 0, IMG_RAW, NULL, NULL),
 	{ 0 },
 };
@@ -161,6 +165,8 @@ static size_t extra_len(const struct img_desc *d, const ProtobufCMessage *m, siz
 		return ((const GhostFileEntry *)m)->chunks ? 0 : left;
 	if (m->descriptor == &ghost_chunk_entry__descriptor)
 		return ((const GhostChunkEntry *)m)->len;
+	if (m->descriptor == &sk_packet_entry__descriptor)
+		return ((const SkPacketEntry *)m)->length;
 	return 0;
 }
 

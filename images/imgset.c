@@ -265,8 +265,9 @@ struct img_set *imgset_read(const char *dir)
 	set->timens_img = read_one(set, "timens-0.img", "TIMENS", 0);
 	set->memfd_img = read_one(set, "memfd.img", "MEMFD_INODE", 0);
 	set->file_locks_img = read_one(set, "filelocks.img", "FILE_LOCKS", 0);
+	set->sk_queues_img = read_one(set, "sk-queues.img", "SK_QUEUES", 0);
 	if (!set->pipes_data_img || !set->seccomp_img || !set->timens_img || !set->memfd_img ||
-	    !set->file_locks_img)
+	    !set->file_locks_img || !set->sk_queues_img)
 		goto err;
 	if (set->timens_img->nr)
 		set->timens = (TimensEntry *)set->timens_img->entries[0].msg;
@@ -305,6 +306,7 @@ void imgset_free(struct img_set *set)
 	image_free(set->pstree_img);
 	image_free(set->files_img);
 	image_free(set->pipes_data_img);
+	image_free(set->sk_queues_img);
 	image_free(set->seccomp_img);
 	image_free(set->timens_img);
 	image_free(set->memfd_img);

@@ -132,6 +132,7 @@ struct img_set {
 	char dir[256];
 	struct image *inventory_img, *pstree_img, *files_img, *pipes_data_img;
 	struct image *seccomp_img, *timens_img, *memfd_img, *file_locks_img;
+	struct image *sk_queues_img;	/* sk-queues.img: packets queued on unix sockets */
 	InventoryEntry *inventory;
 	TimensEntry *timens;		/* NULL when there is no timens-0.img */
 	size_t nr_tasks;
@@ -165,5 +166,7 @@ struct ghost_img *imgset_ghost(const struct img_set *set, uint32_t remap_id);
 
 /* The consistency check of a whole directory (images/check.c): 0 or -1. */
 int imgset_check(const struct img_set *set);
+/* Its part for sk-queues.img (images/check-sk.c): the number of errors. */
+int check_sk_queues(const struct img_set *set);
 
 #endif

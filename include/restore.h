@@ -226,6 +226,12 @@ void service_log_forward(const struct restore_ctx *ctx, off_t *done);
 void pipes_close(struct restore_ctx *ctx);
 int reg_file_open_flags(const struct restore_ctx *ctx, const RegFileEntry *reg, int flags, int check_size);
 
+/* sk-unix.c: unix sockets, made by the controller (files_prepare()). */
+int unixsk_check(const struct img_set *set);
+int unixsk_shared_ids(const struct img_set *set, int (*add)(struct restore_ctx *, uint32_t),
+		      struct restore_ctx *ctx);
+int unixsk_prepare(struct restore_ctx *ctx);
+
 /* remap.c: files open by a name they had lost (ghosts, link remaps). */
 int remap_features_check(const struct img_set *set);
 int remap_prepare(struct restore_ctx *ctx);

@@ -6,10 +6,11 @@
  * fds that shared one share one again (position and flags included), in one
  * task or across tasks, and two ids never merge (two opens of one pipe keep
  * their own O_NONBLOCK).  An id held by one fd table is opened by the task
- * that restores it; every pipe id, and every id held by several fd tables,
- * is opened once by the controller before the tree is forked, so every task
- * inherits the very description (CRIU's file masters, which send it to the
- * others over unix sockets).  Files are opened above every target fd first
+ * that restores it; every pipe id, every unix socket (sk-unix.c) and file
+ * in flight on one, and every id held by several fd tables, is opened once
+ * by the controller before the tree is forked, so every task inherits the
+ * very description (CRIU's file masters, which send it to the others over
+ * unix sockets).  Files are opened above every target fd first
  * and dup'ed into place afterwards, so an open never lands on a number that
  * another file still needs.  Tasks that share one fd table (CLONE_FILES)
  * are forked sharing it; the first of them restores it for all. */
@@ -478,7 +479,7 @@ static int find_shared(struct restore_ctx *ctx)
 	for (i = 0; i < set->nr_files && !ret; i++)
 		if (set->files[i]->type == FD_TYPES__PIPE)
 			ret = add_shared(ctx, set->files[i]->id);
-	return ret;
+	return ret ? ret : unixsk_shared_ids(set, add_shared, ctx);
 }
 
 /* The controller, after the pipes and shared memory exist and before any
@@ -501,11 +502,14 @@ int files_prepare(struct restore_ctx *ctx)
 
 		if (!fe)
 			return error("fdinfo: file id %u is not in files.img", ctx->files[i].id);
+		/* sk-unix.c makes the sockets, after the files they send. */
+		if (fe->type == FD_TYPES__UNIXSK)
+			continue;
 		ctx->files[i].fd = open_description(ctx, fe);
 		if (ctx->files[i].fd < 0)
 			return -1;
 	}
-	return 0;
+	return unixsk_prepare(ctx);
 }
 
 void files_close(struct restore_ctx *ctx)
@@ -580,6 +584,8 @@ static const FownEntry *file_fown(const FileEntry *fe)
 		return fe->pipe->fown;
 	if (fe->type == FD_TYPES__MEMFD && fe->memfd)
 		return fe->memfd->fown;
+	if (fe->type == FD_TYPES__UNIXSK && fe->usk)
+		return fe->usk->fown;
 	return NULL;
 }
 

@@ -11,7 +11,8 @@ ids-PID.img -> fdinfo-FILES_ID.img -> files.img (read with `crstep show`):
              is printed with what it points to: crstep's stdout, a log...)
   file       each fd is the dumped file: a regular file or directory by its
              path; a pipe is pipe:[ino], and fds of one pipe id share one
-             inode (and different pipe ids do not); a memfd is /memfd:NAME
+             inode (and different pipe ids do not); a memfd is /memfd:NAME;
+             a unix socket is socket:[ino]
   flags      /proc/PID/fdinfo flags == the file's dumped flags, plus
              O_CLOEXEC exactly when the fdinfo entry has FD_CLOEXEC
   sharing    a files.img id is one open file description: fds of one id,
@@ -133,6 +134,9 @@ def expected_file(fe):
     if t == "MEMFD":
         m = fe["memfd"]
         return "memfd", oflags(m.get("flags", 0)) & ~OPEN_ONLY, int(m.get("pos", 0)), m.get("inode_id")
+    if t == "UNIXSK":
+        u = fe["usk"]
+        return "unixsk", oflags(u.get("flags", 0)), 0, u["ino"]
     return t, None, None, None
 
 
@@ -233,6 +237,8 @@ def check_task(img, files, host, pid, moving, pipes, problems, fds, tables):
                 problems.append("%s: is %s, the image says pipe %d" % (where, link, ident))
             elif pipes.setdefault(ident, link) != link:
                 problems.append("%s: pipe %d is %s here, %s in another fd" % (where, ident, link, pipes[ident]))
+        elif kind == "unixsk" and not link.startswith("socket:["):
+            problems.append("%s: is %s, the image says a unix socket" % (where, link))
         elif kind == "memfd" and not link.startswith("/memfd:"):
             problems.append("%s: is %s, the image says a memfd" % (where, link))
         try:

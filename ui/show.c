@@ -78,7 +78,18 @@ static const struct dict_name task_state_names[] = {
 	{ 1, "Alive" }, { 3, "Zombie" }, { 6, "Stopped" }, { 0, NULL },
 };
 
-enum show_kind { SHOW_HEX, SHOW_FLAGS, SHOW_DICT, SHOW_DEV, SHOW_ODEV };
+/* pycriu's "sk" dictionaries: a socket's type and (TCP's numbering) state. */
+static const struct dict_name sk_type_names[] = {
+	{ 1, "STREAM" }, { 2, "DGRAM" }, { 3, "RAW" }, { 5, "SEQPACKET" }, { 10, "PACKET" }, { 0, NULL },
+};
+
+static const struct dict_name sk_state_names[] = {
+	{ 1, "ESTABLISHED" }, { 2, "SYN_SENT" }, { 3, "SYN_RECV" }, { 4, "FIN_WAIT1" }, { 5, "FIN_WAIT2" },
+	{ 6, "TIME_WAIT" }, { 7, "CLOSE" }, { 8, "CLOSE_WAIT" }, { 9, "LAST_ACK" }, { 10, "LISTEN" },
+	{ 0, NULL },
+};
+
+enum show_kind { SHOW_HEX, SHOW_FLAGS, SHOW_DICT, SHOW_DEV, SHOW_ODEV, SHOW_QUOPRI };
 
 struct show_format {
 	const char *field;		/* "descriptor_name.field_name" */
@@ -94,6 +105,8 @@ struct show_format {
  * with .odev, of glibc's (makedev()). */
 #define DEV(f)		{ f, SHOW_DEV, NULL, NULL }
 #define ODEV(f)		{ f, SHOW_ODEV, NULL, NULL }
+/* (criu).conv = "unix_name": bytes shown quoted-printable, not base64. */
+#define QUOPRI(f)	{ f, SHOW_QUOPRI, NULL, NULL }
 
 /* CRIU's (criu).hex / .flags / .dict marks on the fields our protos carry.  A
  * message field marked hex makes every integer inside it hex (pb2dict). */
@@ -138,6 +151,11 @@ static const struct show_format show_formats[] = {
 	HEX("tty_file_entry.flags"),
 	DEV("ghost_file_entry.dev"),
 	ODEV("ghost_file_entry.rdev"),
+	DICT("unix_sk_entry.type", sk_type_names),
+	DICT("unix_sk_entry.state", sk_state_names),
+	HEX("unix_sk_entry.flags"),
+	HEX("unix_sk_entry.uflags"),
+	QUOPRI("unix_sk_entry.name"),
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -194,6 +212,63 @@ static int show_bytes(struct json *j, const uint8_t *p, size_t len)
 	json_str(j, s, n);
 	free(s);
 	return 0;
+}
+
+/* Python's quopri.encodestring (binascii.b2a_qp with istext, no quotetabs,
+ * no header): "=XX" for '=', bytes above 126 and control bytes but for
+ * CR and LF, a space or tab at the end of a line, a lone "." starting
+ * one; lines ended with a soft "=" break before 76 columns. */
+static char *quopri(const uint8_t *p, size_t len, size_t *out_len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const uint8_t *lf = memchr(p, '\n', len);
+	int crlf = lf && lf > p && lf[-1] == '\r';
+	char *out = malloc(len * 6 + 8);
+	size_t in = 0, o = 0, col = 0;
+
+	if (!out)
+		return NULL;
+#define SOFT_BREAK() do { out[o++] = '='; if (crlf) out[o++] = '\r'; out[o++] = '\n'; col = 0; } while (0)
+	while (in < len) {
+		uint8_t c = p[in];
+		int last = in + 1 == len;
+
+		if (c > 126 || c == '=' ||
+		    (c == '.' && col == 0 && (last || p[in + 1] == '\n' || p[in + 1] == '\r' || !p[in + 1])) ||
+		    ((c == '\t' || c == ' ') && last) ||
+		    (c < 33 && c != '\r' && c != '\n' && c != '\t' && c != ' ')) {
+			if (col + 3 >= 76)
+				SOFT_BREAK();
+			out[o++] = '=';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+			in++;
+			col += 3;
+		} else if (c == '\n' || (c == '\r' && !last && p[in + 1] == '\n')) {
+			col = 0;
+			if (o && (out[o - 1] == ' ' || out[o - 1] == '\t')) {
+				char ws = out[o - 1];
+
+				out[o - 1] = '=';
+				out[o++] = hex[ws >> 4];
+				out[o++] = hex[ws & 15];
+			}
+			if (crlf)
+				out[o++] = '\r';
+			out[o++] = '\n';
+			in += c == '\r' ? 2 : 1;
+		} else {
+			if (!last && p[in + 1] != '\n' && col + 1 >= 76)
+				SOFT_BREAK();
+			col++;
+			out[o++] = c;
+			in++;
+		}
+	}
+#undef SOFT_BREAK
+	out[o] = '\0';
+	*out_len = o;
+	return out;
 }
 
 /* pb2dict's map_flags: known names in table order, then what is left as hex. */
@@ -304,6 +379,16 @@ static int show_value(struct json *j, const ProtobufCMessageDescriptor *md,
 		return show_message(j, *(ProtobufCMessage *const *)p, is_hex);
 	case PROTOBUF_C_TYPE_BYTES:
 		b = p;
+		if (fmt && fmt->kind == SHOW_QUOPRI) {
+			size_t n;
+			char *q = quopri(b->data, b->len, &n);
+
+			if (!q)
+				return error("show: out of memory for %zu bytes", b->len);
+			json_str(j, q, n);
+			free(q);
+			return 0;
+		}
 		return show_bytes(j, b->data, b->len);
 	case PROTOBUF_C_TYPE_STRING:
 		json_cstr(j, *(char *const *)p ? *(char *const *)p : "");
