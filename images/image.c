@@ -42,6 +42,8 @@ const struct img_desc img_descs[] = {
 	 * chunks (an entry naming offset and length, then the bytes). */
 	D("GHOST_FILE", "ghost-file-", 0x52583605, IMG_HEAD | IMG_EXTRA, &ghost_chunk_entry__descriptor,
 	  &ghost_file_entry__descriptor),
+	/* An established TCP connection: its entry, then its queues' bytes. */
+	D("TCP_STREAM", "tcp-stream-", 0x51465506, IMG_EXTRA, &tcp_stream_entry__descriptor, NULL),
 	D("PAGES", "pages-", 0, IMG_RAW, NULL, NULL),
 	{ 0 },
 };
@@ -161,6 +163,8 @@ static size_t extra_len(const struct img_desc *d, const ProtobufCMessage *m, siz
 		return ((const GhostFileEntry *)m)->chunks ? 0 : left;
 	if (m->descriptor == &ghost_chunk_entry__descriptor)
 		return ((const GhostChunkEntry *)m)->len;
+	if (m->descriptor == &tcp_stream_entry__descriptor)
+		return (size_t)((const TcpStreamEntry *)m)->inq_len + ((const TcpStreamEntry *)m)->outq_len;
 	return 0;
 }
 
