@@ -67,6 +67,7 @@ struct restore_opts {
 	const char *trace;
 	int trace_chrome;	/* --trace-format chrome (else JSON lines) */
 	int cpu_cap_none;	/* --cpu-cap=none: skip the CPU feature check */
+	int tcp_close;		/* --tcp-close: TCP connections come back closed */
 	const struct restore_observer *observer;	/* NULL: no stops at all */
 	unsigned watchdog_ms;	/* --watchdog: no progress for this long is a hang; 0 = off */
 	unsigned timeout_ms;	/* --timeout: the whole restore; 0 = none */

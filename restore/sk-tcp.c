@@ -348,8 +348,8 @@ static int keep_repaired(struct restore_ctx *ctx, int sk, const InetSkEntry *ie)
 }
 
 /* A TCP connection on the new socket sk, left in repair mode (the
- * controller keeps a copy for inet_unlock()).  Dumped with --tcp-close,
- * it comes back closed, as CRIU's. */
+ * controller keeps a copy for inet_unlock()).  Dumped or restored with
+ * --tcp-close, it comes back closed, as CRIU's: a new socket shut down. */
 int tcp_restore(struct restore_ctx *ctx, int sk, InetSkEntry *ie)
 {
 	struct tcp_state st = { .ie = ie, .mstate = F(ie->state) };
@@ -357,7 +357,7 @@ int tcp_restore(struct restore_ctx *ctx, int sk, InetSkEntry *ie)
 	struct image *img;
 	int ret = -1;
 
-	if (ctx->set->inventory->has_tcp_close && ctx->set->inventory->tcp_close) {
+	if (ctx->opts->tcp_close || (ctx->set->inventory->has_tcp_close && ctx->set->inventory->tcp_close)) {
 		if (shutdown(sk, SHUT_RDWR) && errno != ENOTCONN)
 			return error("TCP socket id %u (dumped with --tcp-close): shutdown: %s", ie->id, strerror(errno));
 		return 0;
