@@ -358,6 +358,7 @@ static int check_files(const struct img_set *set)
 		case FD_TYPES__FIFO:	has = !!f->fifo; break;
 		case FD_TYPES__MEMFD:	has = !!f->memfd; break;
 		case FD_TYPES__UNIXSK:	has = !!f->usk; break;
+		case FD_TYPES__INETSK:	has = !!f->isk; break;
 		default:		has = 1; break;	/* the restore refuses what it cannot do */
 		}
 		if (!has)

@@ -46,6 +46,8 @@ const struct img_desc img_descs[] = {
 	 * bytes; unixsk.img is where CRIU before files.img's usk kept them. */
 	D("SK_QUEUES", "sk-queues", 0x56264026, IMG_EXTRA, &sk_packet_entry__descriptor, NULL),
 	D("UNIXSK", "unixsk", 0x54373943, 0, &unix_sk_entry__descriptor, NULL),
+	/* An established TCP connection: its entry, then its queues' bytes. */
+	D("TCP_STREAM", "tcp-stream-", 0x51465506, IMG_EXTRA, &tcp_stream_entry__descriptor, NULL),
 	D("PAGES", "pages-", 0, IMG_RAW, NULL, NULL),
 	{ 0 },
 };
@@ -167,6 +169,8 @@ static size_t extra_len(const struct img_desc *d, const ProtobufCMessage *m, siz
 		return ((const GhostChunkEntry *)m)->len;
 	if (m->descriptor == &sk_packet_entry__descriptor)
 		return ((const SkPacketEntry *)m)->length;
+	if (m->descriptor == &tcp_stream_entry__descriptor)
+		return (size_t)((const TcpStreamEntry *)m)->inq_len + ((const TcpStreamEntry *)m)->outq_len;
 	return 0;
 }
 

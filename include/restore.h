@@ -67,6 +67,7 @@ struct restore_opts {
 	const char *trace;
 	int trace_chrome;	/* --trace-format chrome (else JSON lines) */
 	int cpu_cap_none;	/* --cpu-cap=none: skip the CPU feature check */
+	int tcp_close;		/* --tcp-close: TCP connections come back closed */
 	const struct restore_observer *observer;	/* NULL: no stops at all */
 	unsigned watchdog_ms;	/* --watchdog: no progress for this long is a hang; 0 = off */
 	unsigned timeout_ms;	/* --timeout: the whole restore; 0 = none */
@@ -140,6 +141,11 @@ struct restore_ctx {
 		uint32_t file_id;	/* a file open by a name it had lost */
 		int fd;			/* O_PATH on its dentry: a service fd, inherited by all */
 	} *remaps;
+	size_t nr_tcp_repairs;
+	struct tcp_repair {
+		const InetSkEntry *ie;	/* a TCP connection restored in repair mode */
+		int fd;			/* the controller's own copy, until inet_unlock() */
+	} *tcp_repairs;
 };
 
 /* Pipes are made by the controller before the tree exists, and so are the
@@ -238,6 +244,15 @@ int remap_prepare(struct restore_ctx *ctx);
 void remap_close(struct restore_ctx *ctx);
 const char *remap_path(const struct restore_ctx *ctx, const RegFileEntry *reg, char *buf, size_t len);
 void remap_cleanup_links(const struct restore_ctx *ctx);
+
+/* sk-inet.c, sk-tcp.c: inet sockets, made by the controller (files.c);
+ * TCP connections leave repair mode in inet_unlock(), before
+ * RESTORE_CREDS. */
+int inetsk_open(struct restore_ctx *ctx, const FileEntry *fe);
+int inetsk_opened(struct restore_ctx *ctx);
+int inetsk_features_check(const struct img_set *set, const FileEntry *fe, const char *where);
+int inet_unlock(struct restore_ctx *ctx);
+void inet_close(struct restore_ctx *ctx);
 
 /* shmem.c */
 int shmem_prepare(struct restore_ctx *ctx);

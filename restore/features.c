@@ -161,6 +161,11 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 	for (i = 0; fdinfo && i < fdinfo->nr; i++) {
 		FdinfoEntry *fdi = (FdinfoEntry *)fdinfo->entries[i].msg;
 
+		if (fdi->type == FD_TYPES__INETSK && imgset_file(set, fdi->id)) {
+			if (inetsk_features_check(set, imgset_file(set, fdi->id), fdinfo->path))
+				return -1;
+			continue;
+		}
 		if (fdi->type != FD_TYPES__REG && fdi->type != FD_TYPES__PIPE && fdi->type != FD_TYPES__MEMFD &&
 		    fdi->type != FD_TYPES__UNIXSK)
 			return error("fdinfo-%u.img: entry %zu: fd %u is a %s: not restored yet",

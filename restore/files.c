@@ -393,6 +393,8 @@ static int open_description(struct restore_ctx *ctx, FileEntry *fe)
 	}
 	if (fe->type == FD_TYPES__REG && fe->reg)
 		return reg_file_open(ctx, fe->reg, 1);
+	if (fe->type == FD_TYPES__INETSK && fe->isk)
+		return inetsk_open(ctx, fe);
 	return error("files.img: file id %u: type %d is not restored yet", fe->id, fe->type);
 }
 
@@ -479,6 +481,10 @@ static int find_shared(struct restore_ctx *ctx)
 	for (i = 0; i < set->nr_files && !ret; i++)
 		if (set->files[i]->type == FD_TYPES__PIPE)
 			ret = add_shared(ctx, set->files[i]->id);
+	/* Inet sockets too: made in an order across sockets (sk-inet.c). */
+	for (i = 0; i < set->nr_files && !ret; i++)
+		if (set->files[i]->type == FD_TYPES__INETSK)
+			ret = add_shared(ctx, set->files[i]->id);
 	return ret ? ret : unixsk_shared_ids(set, add_shared, ctx);
 }
 
@@ -509,7 +515,7 @@ int files_prepare(struct restore_ctx *ctx)
 		if (ctx->files[i].fd < 0)
 			return -1;
 	}
-	return unixsk_prepare(ctx);
+	return unixsk_prepare(ctx) ? -1 : inetsk_opened(ctx);
 }
 
 void files_close(struct restore_ctx *ctx)
@@ -586,6 +592,8 @@ static const FownEntry *file_fown(const FileEntry *fe)
 		return fe->memfd->fown;
 	if (fe->type == FD_TYPES__UNIXSK && fe->usk)
 		return fe->usk->fown;
+	if (fe->type == FD_TYPES__INETSK && fe->isk)
+		return fe->isk->fown;
 	return NULL;
 }
 

@@ -631,6 +631,9 @@ static int run_protocol(struct controller *c)
 		if (next == CR_STATE_RESTORE_CREDS &&
 		    (catch_collect(&c->ctx, &c->caught) || catch_attach(&c->caught)))
 			return -1;
+		/* CRIU's network_unlock() and its restorer's TCP repair off. */
+		if (next == CR_STATE_RESTORE_CREDS && inet_unlock(&c->ctx))
+			return -1;
 		if (next == CR_STATE_COMPLETE && catch_interrupt(&c->caught))
 			return -1;
 		if (stage_switch(te, next, stage_participants(p, next, te), protocol_switch_wakes(p, next),
@@ -1044,6 +1047,7 @@ out_shared:
 	free(c.ctx.shmems);
 	remap_close(&c.ctx);
 	free(c.ctx.remaps);
+	inet_close(&c.ctx);
 	munmap(c.ctx.shared, c.ctx.shared->size);
 out_ctx:
 	restore_ctx_free(&c.ctx);

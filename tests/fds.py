@@ -12,7 +12,7 @@ ids-PID.img -> fdinfo-FILES_ID.img -> files.img (read with `crstep show`):
   file       each fd is the dumped file: a regular file or directory by its
              path; a pipe is pipe:[ino], and fds of one pipe id share one
              inode (and different pipe ids do not); a memfd is /memfd:NAME;
-             a unix socket is socket:[ino]
+             a unix or inet socket is socket:[ino]
   flags      /proc/PID/fdinfo flags == the file's dumped flags, plus
              O_CLOEXEC exactly when the fdinfo entry has FD_CLOEXEC
   sharing    a files.img id is one open file description: fds of one id,
@@ -24,7 +24,9 @@ ids-PID.img -> fdinfo-FILES_ID.img -> files.img (read with `crstep show`):
              number in every task ("4+ 5*"): FD+ is a file the workload only
              reads or writes forward (pos >= dumped), FD* one it also seeks
              back (pos unchecked).  Where nothing has run yet (a stop before
-             COMPLETE) MOVING is empty and every pos is exact.
+             COMPLETE) MOVING is empty and every pos is exact.  FD? is an
+             fd the workload opens and closes again after the restore: it
+             may be there besides the image's fds.
 
 The reaper (the root's parent named crstep-reaper, pid 1 of the tree's pid
 namespace) may hold only /dev/null on 0, 1 and 2: nothing of crstep's.
@@ -137,6 +139,8 @@ def expected_file(fe):
     if t == "UNIXSK":
         u = fe["usk"]
         return "unixsk", oflags(u.get("flags", 0)), 0, u["ino"]
+    if t == "INETSK":
+        return "socket", oflags(fe["isk"].get("flags", 0)), 0, fe["isk"]["ino"]
     return t, None, None, None
 
 
@@ -213,6 +217,8 @@ def check_task(img, files, host, pid, moving, pipes, problems, fds, tables):
         except OSError:
             pass
     for fd in sorted(set(have) - set(want)):
+        if moving.get(fd) == "?":
+            continue
         problems.append("task %d (pid %d here): extra fd %d -> %s" % (pid, host, fd, have[fd]))
     for fd in sorted(set(want) - set(have)):
         problems.append("task %d (pid %d here): fd %d of the image is missing" % (pid, host, fd))
@@ -239,6 +245,8 @@ def check_task(img, files, host, pid, moving, pipes, problems, fds, tables):
                 problems.append("%s: pipe %d is %s here, %s in another fd" % (where, ident, link, pipes[ident]))
         elif kind == "unixsk" and not link.startswith("socket:["):
             problems.append("%s: is %s, the image says a unix socket" % (where, link))
+        elif kind == "socket" and not link.startswith("socket:["):
+            problems.append("%s: is %s, the image says a socket" % (where, link))
         elif kind == "memfd" and not link.startswith("/memfd:"):
             problems.append("%s: is %s, the image says a memfd" % (where, link))
         try:

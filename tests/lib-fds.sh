@@ -12,6 +12,7 @@ fds_moving() {
 	*tree*) echo "4+" ;;	# child B writes out.txt; child A's 4 is a pipe (pos 0)
 	*fdmix*) echo "3+ 9+ 4+ 5*" ;;	# the log (3 and 9), input.txt read on, rw.txt wraps
 	*/fdshare | */fdshare/images) echo "3+ 5+" ;;	# the log, shared.txt (P and C write it on)
+	*/inetsk | */inetsk/images) echo "3+ 17? 18?" ;;	# the log; a new connection and its accepted end each tick
 	*) echo "3+" ;;		# counter, threads, zombie, shm, signals: fd 3 is their log
 	esac
 }

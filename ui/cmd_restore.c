@@ -41,6 +41,7 @@ static void restore_usage(FILE *f)
 		"                     when the thread sees COMPLETE, under the controller's ptrace\n"
 		"  --cpu-cap fpu|none refuse (default) or accept images whose CPU state this CPU\n"
 		"                     lacks; with none that state is dropped (as CRIU's --cpu-cap)\n"
+		"  --tcp-close        restore TCP connections closed (as CRIU's --tcp-close)\n"
 		"Without --detach crstep waits for the restored root and exits with its status.\n"
 		"On a terminal, without --batch, crstep opens the full-screen UI, stopped before\n"
 		"the first switch (--cli: the (crstep) prompt instead).\n"
@@ -151,6 +152,7 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 		{ "trace-format", required_argument, NULL, 'F' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "cpu-cap", required_argument, NULL, 'C' },
+		{ "tcp-close", no_argument, NULL, 'c' },
 		{ "cli", no_argument, NULL, 'L' },
 		{ "tui", no_argument, NULL, 'U' },
 		{ "watchdog", required_argument, NULL, 'W' },
@@ -192,6 +194,7 @@ static int parse_and_run(int argc, char **argv, struct restore_opts *op, struct 
 		case 'L': cli = 1; break;
 		case 'U': tui = 1; break;
 		case 'K': o.keep = 1; break;
+		case 'c': o.tcp_close = 1; break;
 		case 'W':
 		case 'T':
 			if (parse_seconds(optarg, c == 'W' ? &o.watchdog_ms : &o.timeout_ms)) {

@@ -8,6 +8,7 @@
  * CRIU's (criu) field options (hex, flags, dict) is kept here in one table,
  * show_formats[], keyed by our descriptors' "message.field" names; its flag
  * names and dictionaries mirror pycriu's maps as of crit 4.2. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,18 +79,23 @@ static const struct dict_name task_state_names[] = {
 	{ 1, "Alive" }, { 3, "Zombie" }, { 6, "Stopped" }, { 0, NULL },
 };
 
-/* pycriu's "sk" dictionaries: a socket's type and (TCP's numbering) state. */
+/* crit 4.2's "sk" dictionaries, one per field name (pb2dict's sk_maps). */
+static const struct dict_name sk_family_names[] = {
+	{ 1, "UNIX" }, { 2, "INET" }, { 10, "INET6" }, { 16, "NETLINK" }, { 17, "PACKET" }, { 0, NULL },
+};
 static const struct dict_name sk_type_names[] = {
 	{ 1, "STREAM" }, { 2, "DGRAM" }, { 3, "RAW" }, { 5, "SEQPACKET" }, { 10, "PACKET" }, { 0, NULL },
 };
-
 static const struct dict_name sk_state_names[] = {
 	{ 1, "ESTABLISHED" }, { 2, "SYN_SENT" }, { 3, "SYN_RECV" }, { 4, "FIN_WAIT1" }, { 5, "FIN_WAIT2" },
 	{ 6, "TIME_WAIT" }, { 7, "CLOSE" }, { 8, "CLOSE_WAIT" }, { 9, "LAST_ACK" }, { 10, "LISTEN" },
 	{ 0, NULL },
 };
+static const struct dict_name sk_proto_names[] = {
+	{ 0, "IP" }, { 6, "TCP" }, { 17, "UDP" }, { 136, "UDPLITE" }, { 0, NULL },
+};
 
-enum show_kind { SHOW_HEX, SHOW_FLAGS, SHOW_DICT, SHOW_DEV, SHOW_ODEV, SHOW_QUOPRI };
+enum show_kind { SHOW_HEX, SHOW_FLAGS, SHOW_DICT, SHOW_DEV, SHOW_ODEV, SHOW_IPADD, SHOW_QUOPRI };
 
 struct show_format {
 	const char *field;		/* "descriptor_name.field_name" */
@@ -107,6 +113,8 @@ struct show_format {
 #define ODEV(f)		{ f, SHOW_ODEV, NULL, NULL }
 /* (criu).conv = "unix_name": bytes shown quoted-printable, not base64. */
 #define QUOPRI(f)	{ f, SHOW_QUOPRI, NULL, NULL }
+/* (criu).ipadd: the repeated address words as one address string. */
+#define IPADD(f)	{ f, SHOW_IPADD, NULL, NULL }
 
 /* CRIU's (criu).hex / .flags / .dict marks on the fields our protos carry.  A
  * message field marked hex makes every integer inside it hex (pb2dict). */
@@ -156,6 +164,14 @@ static const struct show_format show_formats[] = {
 	HEX("unix_sk_entry.flags"),
 	HEX("unix_sk_entry.uflags"),
 	QUOPRI("unix_sk_entry.name"),
+	DICT("inet_sk_entry.family", sk_family_names),
+	DICT("inet_sk_entry.type", sk_type_names),
+	DICT("inet_sk_entry.proto", sk_proto_names),
+	DICT("inet_sk_entry.state", sk_state_names),
+	HEX("inet_sk_entry.flags"),
+	IPADD("inet_sk_entry.src_addr"),
+	IPADD("inet_sk_entry.dst_addr"),
+	HEX("tcp_stream_entry.opt_mask"),
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -468,9 +484,49 @@ static int field_present(const ProtobufCMessage *m, const ProtobufCFieldDescript
 	return *(const uint32_t *)p != 0;
 }
 
+/* pb2dict's ipadd: one word is IPv4, four IPv6 as Python's
+ * ipaddress.compressed writes it (lowercase hex, the first longest run of
+ * two or more zero groups as "::", v4-mapped ones in hex too). */
+static void show_ipadd(struct json *j, const uint32_t *w, size_t n)
+{
+	char buf[48];
+	unsigned g[8], i, best = 0, best_len = 0, len = 0, pos = 0;
+
+	if (n == 1) {
+		uint32_t a = ntohl(w[0]);
+
+		snprintf(buf, sizeof(buf), "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+		json_cstr(j, buf);
+		return;
+	}
+	for (i = 0; i < 8; i++)
+		g[i] = (ntohl(w[i / 2]) >> (i % 2 ? 0 : 16)) & 0xffff;
+	for (i = 0; i < 8; i++) {
+		len = g[i] ? 0 : len + 1;
+		if (len > best_len) {
+			best_len = len;
+			best = i + 1 - len;
+		}
+	}
+	if (best_len < 2)
+		best_len = 0;
+	buf[0] = 0;
+	for (i = 0; i < 8; i++) {
+		if (best_len && i == best) {
+			pos += snprintf(buf + pos, sizeof(buf) - pos, i ? ":" : "::");
+			i += best_len - 1;
+			continue;
+		}
+		pos += snprintf(buf + pos, sizeof(buf) - pos, "%x%s", g[i], i < 7 ? ":" : "");
+	}
+	json_cstr(j, buf);
+}
+
 static int show_field(struct json *j, const ProtobufCMessage *m,
 		      const ProtobufCFieldDescriptor *fd, int is_hex)
 {
+	const struct show_format *fmt = format_of(m->descriptor, fd);
+
 	const ProtobufCMessageDescriptor *md = m->descriptor;
 	const char *base = (const char *)m;
 	size_t i, n;
@@ -486,6 +542,11 @@ static int show_field(struct json *j, const ProtobufCMessage *m,
 		return 0;
 	json_key(j, fd->name);
 	json_arr_open(j);
+	if (fmt && fmt->kind == SHOW_IPADD && fd->type == PROTOBUF_C_TYPE_UINT32 && (n == 1 || n == 4)) {
+		show_ipadd(j, *(const uint32_t *const *)(base + fd->offset), n);
+		json_arr_close(j);
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		const char *arr = *(char *const *)(base + fd->offset);
 
@@ -556,7 +617,18 @@ static int show_image(const char *path)
 		ret = show_fields(&j, e->msg, 0);
 		/* A ghost in chunks has its bytes after each chunk, none
 		 * after its own entry (crit shows no "extra" there). */
-		if (!ret && (img->desc->flags & IMG_EXTRA) &&
+		if (!ret && e->msg->descriptor == &tcp_stream_entry__descriptor) {
+			/* crit splits a TCP stream's bytes into its two queues. */
+			size_t inq = ((TcpStreamEntry *)e->msg)->inq_len;
+
+			json_key(&j, "extra");
+			json_obj_open(&j);
+			json_key(&j, "inq");
+			ret = show_bytes(&j, e->extra, inq);
+			json_key(&j, "outq");
+			ret = ret ? ret : show_bytes(&j, e->extra + inq, e->extra_len - inq);
+			json_obj_close(&j);
+		} else if (!ret && (img->desc->flags & IMG_EXTRA) &&
 		    !(e->msg->descriptor == &ghost_file_entry__descriptor && ((GhostFileEntry *)e->msg)->chunks)) {
 			json_key(&j, "extra");
 			ret = show_bytes(&j, e->extra, e->extra_len);
