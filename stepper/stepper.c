@@ -420,10 +420,9 @@ static void show_displays(struct stepper *s)
  * stop, before the engine waits for the restored tree. */
 static void tui_view(struct stepper *s, struct restore_ctx *ctx, struct stepper_view *v)
 {
-	v->ctx = ctx;
-	v->stop = s->stop;
-	v->user_bp = s->stop_user_bp;
-	v->stepping = s->stepping;
+	*v = (struct stepper_view){
+		.ctx = ctx, .stop = s->stop, .user_bp = s->stop_user_bp, .stepping = s->stepping,
+	};
 }
 
 static void tui_stop_begin(struct stepper *s)
