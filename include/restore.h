@@ -229,6 +229,15 @@ void remap_close(struct restore_ctx *ctx);
 const char *remap_path(const struct restore_ctx *ctx, const RegFileEntry *reg, char *buf, size_t len);
 void remap_cleanup_links(const struct restore_ctx *ctx);
 
+/* fdkinds.c: FIFOs, eventfd, signalfd, timerfd, eventpoll, pidfd, inotify
+ * and fanotify, opened through files.c. */
+int fdkind_restored(int type);
+int fdkind_by_controller(const FileEntry *fe);
+int fdkind_open(struct restore_ctx *ctx, const FileEntry *fe);
+const FownEntry *fdkind_fown(const FileEntry *fe);
+int fdkinds_restore_late(struct restore_ctx *ctx, struct img_task *t);
+int fdkinds_features_check(const struct img_set *set);
+
 /* shmem.c */
 int shmem_prepare(struct restore_ctx *ctx);
 int shmem_fd_for_vma(struct restore_ctx *ctx, const VmaEntry *v);

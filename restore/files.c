@@ -392,6 +392,8 @@ static int open_description(struct restore_ctx *ctx, FileEntry *fe)
 	}
 	if (fe->type == FD_TYPES__REG && fe->reg)
 		return reg_file_open(ctx, fe->reg, 1);
+	if (fdkind_restored(fe->type))
+		return fdkind_open(ctx, fe);
 	return error("files.img: file id %u: type %d is not restored yet", fe->id, fe->type);
 }
 
@@ -476,7 +478,7 @@ static int find_shared(struct restore_ctx *ctx)
 	}
 	free(all);
 	for (i = 0; i < set->nr_files && !ret; i++)
-		if (set->files[i]->type == FD_TYPES__PIPE)
+		if (set->files[i]->type == FD_TYPES__PIPE || fdkind_by_controller(set->files[i]))
 			ret = add_shared(ctx, set->files[i]->id);
 	return ret;
 }
@@ -580,7 +582,7 @@ static const FownEntry *file_fown(const FileEntry *fe)
 		return fe->pipe->fown;
 	if (fe->type == FD_TYPES__MEMFD && fe->memfd)
 		return fe->memfd->fown;
-	return NULL;
+	return fdkind_fown(fe);
 }
 
 /* F_SETSIG and F_SETOWN as dumped (CRIU's restore_fown()).  Done in the
@@ -762,6 +764,8 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t)
 		if (j == i && fown_restore(fdi->fd, imgset_file(ctx->set, fdi->id)))
 			goto out;
 	}
+	if (fdkinds_restore_late(ctx, t))
+		goto out;
 	ret = 0;
 out:
 	if (!ret) {
