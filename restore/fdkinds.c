@@ -366,24 +366,29 @@ static int pidfd_open_entry(const struct restore_ctx *ctx, const FileEntry *fe)
 
 /* --- inotify, fanotify ------------------------------------------------- */
 
-/* A mount of the filesystem whose kernel dev_t is s_dev, for
- * open_by_handle_at(). */
-static int mount_fd_of(uint32_t s_dev)
+/* The inode of a file handle, through the mounts of the filesystem whose
+ * kernel dev_t is s_dev (CRIU's open_handle()).  open_by_handle_at() wants
+ * a real open of the mount, not an O_PATH one. */
+static int open_handle(uint32_t s_dev, struct file_handle *h)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096], mnt[4096];
 	unsigned maj, mnr;
-	int fd = -1;
+	int fd = -1, mfd;
 
 	if (!f)
-		return error("/proc/self/mountinfo: %s", strerror(errno));
-	while (fd < 0 && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &mnr, mnt) == 3 && maj == s_dev >> 20 &&
-		    mnr == (s_dev & 0xfffff))
-			fd = open(mnt, O_PATH | O_CLOEXEC);
+		return -1;
+	while (fd < 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &mnr, mnt) != 3 || maj != s_dev >> 20 ||
+		    mnr != (s_dev & 0xfffff))
+			continue;
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd < 0)
+			continue;
+		fd = open_by_handle_at(mfd, h, O_PATH | O_CLOEXEC);
+		close(mfd);
+	}
 	fclose(f);
-	if (fd < 0)
-		return error("no mount of device %u:%u for a file handle", s_dev >> 20, s_dev & 0xfffff);
 	return fd;
 }
 
@@ -395,8 +400,8 @@ static int mark_target(const FhEntry *fh, uint32_t s_dev, const char *what)
 		struct file_handle h;
 		unsigned char bytes[128];
 	} hb;
-	int mfd, fd;
 	size_t i;
+	int fd;
 
 	if (fh->path) {
 		fd = open(fh->path, O_PATH | O_CLOEXEC);
@@ -410,13 +415,10 @@ static int mark_target(const FhEntry *fh, uint32_t s_dev, const char *what)
 	hb.h.handle_type = fh->type;
 	for (i = 0; i * 8 < fh->bytes; i++)
 		memcpy(hb.h.f_handle + i * 8, &fh->handle[i], fh->bytes - i * 8 < 8 ? fh->bytes - i * 8 : 8);
-	mfd = mount_fd_of(s_dev);
-	if (mfd < 0)
-		return -1;
-	fd = open_by_handle_at(mfd, &hb.h, O_PATH | O_CLOEXEC);
-	close(mfd);
+	fd = open_handle(s_dev, &hb.h);
 	if (fd < 0)
-		return error("%s: cannot open the watched inode by its handle: %s", what, strerror(errno));
+		return error("%s: cannot open the watched inode by its handle on device %u:%u: %s", what,
+			     s_dev >> 20, s_dev & 0xfffff, strerror(errno));
 	return fd;
 }
 
