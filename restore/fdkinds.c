@@ -392,10 +392,33 @@ static int open_handle(uint32_t s_dev, struct file_handle *h)
 	return fd;
 }
 
-/* An O_PATH fd on a watched inode: by the path criu found for it, else by
- * its file handle (CRIU's get_mark_path()). */
-static int mark_target(const FhEntry *fh, uint32_t s_dev, const char *what)
+/* A watched inode that was deleted but open (a ghost of remap-fpath.img,
+ * the same dev and inode): the ghost's dentry, remap.c's O_PATH fd
+ * (CRIU's lookup_ghost_remap()). */
+static const char *mark_ghost(const struct restore_ctx *ctx, uint32_t s_dev, uint64_t ino, char *buf, size_t len)
 {
+	const struct img_set *set = ctx->set;
+	size_t i;
+
+	for (i = 0; set->remap_img && i < set->remap_img->nr; i++) {
+		const RemapFilePathEntry *rpe = (RemapFilePathEntry *)set->remap_img->entries[i].msg;
+		const struct ghost_img *g = rpe->remap_type == REMAP_TYPE__GHOST ? imgset_ghost(set, rpe->remap_id) : NULL;
+		const FileEntry *fe = imgset_file(set, rpe->orig_id);
+
+		if (g && fe && fe->reg && g->gfe->has_dev && g->gfe->dev == s_dev && g->gfe->has_ino &&
+		    g->gfe->ino == ino)
+			return remap_path(ctx, fe->reg, buf, len);
+	}
+	return NULL;
+}
+
+/* An O_PATH fd on a watched inode: the ghost it is, by the path criu found
+ * for it, else by its file handle (CRIU's get_mark_path()). */
+static int mark_target(const struct restore_ctx *ctx, const FhEntry *fh, uint32_t s_dev, uint64_t ino,
+		       const char *what)
+{
+	char buf[64];
+	const char *ghost = mark_ghost(ctx, s_dev, ino, buf, sizeof(buf));
 	struct {
 		struct file_handle h;
 		unsigned char bytes[128];
@@ -403,10 +426,11 @@ static int mark_target(const FhEntry *fh, uint32_t s_dev, const char *what)
 	size_t i;
 	int fd;
 
-	if (fh->path) {
-		fd = open(fh->path, O_PATH | O_CLOEXEC);
+	if (ghost || fh->path) {
+		fd = open(ghost ? ghost : fh->path, O_PATH | O_CLOEXEC);
 		if (fd < 0)
-			return error("%s: cannot open the watched %s: %s", what, fh->path, strerror(errno));
+			return error("%s: cannot open the watched %s: %s", what, ghost ? "deleted file" : fh->path,
+				     strerror(errno));
 		return fd;
 	}
 	if (fh->bytes > sizeof(hb.bytes) || fh->n_handle * 8 < fh->bytes)
@@ -422,13 +446,13 @@ static int mark_target(const FhEntry *fh, uint32_t s_dev, const char *what)
 	return fd;
 }
 
-static int inotify_watch(int ifd, const FileEntry *fe, const InotifyWdEntry *w)
+static int inotify_watch(const struct restore_ctx *ctx, int ifd, const FileEntry *fe, const InotifyWdEntry *w)
 {
 	char what[64], path[64];
 	int target, wd, ret = -1;
 
 	snprintf(what, sizeof(what), "files.img: inotify file id %u: watch %u", fe->id, w->wd);
-	target = mark_target(w->f_handle, w->s_dev, what);
+	target = mark_target(ctx, w->f_handle, w->s_dev, w->i_ino, what);
 	if (target < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", target);
@@ -446,7 +470,7 @@ static int inotify_watch(int ifd, const FileEntry *fe, const InotifyWdEntry *w)
 	return ret;
 }
 
-static int inotify_open(const FileEntry *fe)
+static int inotify_open(const struct restore_ctx *ctx, const FileEntry *fe)
 {
 	size_t i;
 	int fd = inotify_init1(IN_CLOEXEC);
@@ -454,14 +478,14 @@ static int inotify_open(const FileEntry *fe)
 	if (fd < 0)
 		return error("files.img: inotify file id %u: %s", fe->id, strerror(errno));
 	for (i = 0; i < fe->ify->n_wd; i++)
-		if (inotify_watch(fd, fe, fe->ify->wd[i])) {
+		if (inotify_watch(ctx, fd, fe, fe->ify->wd[i])) {
 			close(fd);
 			return -1;
 		}
 	return set_status_flags(fd, fe->ify->flags, fe, "inotify");
 }
 
-static int fanotify_add(int ffd, const FileEntry *fe, size_t idx)
+static int fanotify_add(const struct restore_ctx *ctx, int ffd, const FileEntry *fe, size_t idx)
 {
 	const FanotifyMarkEntry *m = fe->ffy->mark[idx];
 	unsigned flags = FAN_MARK_ADD | m->mflags;
@@ -475,7 +499,7 @@ static int fanotify_add(int ffd, const FileEntry *fe, size_t idx)
 		if (target < 0)
 			return error("%s: cannot open the mount %s: %s", what, m->me->path, strerror(errno));
 	} else if (m->type == MARK_TYPE__INODE && m->ie) {
-		target = mark_target(m->ie->f_handle, m->s_dev, what);
+		target = mark_target(ctx, m->ie->f_handle, m->s_dev, m->ie->i_ino, what);
 		if (target < 0)
 			return -1;
 	} else
@@ -490,7 +514,7 @@ static int fanotify_add(int ffd, const FileEntry *fe, size_t idx)
 	return ret;
 }
 
-static int fanotify_open(const FileEntry *fe)
+static int fanotify_open(const struct restore_ctx *ctx, const FileEntry *fe)
 {
 	const FanotifyFileEntry *f = fe->ffy;
 	unsigned flags = f->faflags | FAN_CLOEXEC | ((f->flags & O_NONBLOCK) ? FAN_NONBLOCK : 0);
@@ -501,7 +525,7 @@ static int fanotify_open(const FileEntry *fe)
 		return error("files.img: fanotify file id %u: fanotify_init %#x %#x: %s", fe->id, flags, f->evflags,
 			     strerror(errno));
 	for (i = 0; i < f->n_mark; i++)
-		if (fanotify_add(fd, fe, i)) {
+		if (fanotify_add(ctx, fd, fe, i)) {
 			close(fd);
 			return -1;
 		}
@@ -531,9 +555,9 @@ int fdkind_open(struct restore_ctx *ctx, const FileEntry *fe)
 	case FD_TYPES__PIDFD:
 		return pidfd_open_entry(ctx, fe);
 	case FD_TYPES__INOTIFY:
-		return inotify_open(fe);
+		return inotify_open(ctx, fe);
 	case FD_TYPES__FANOTIFY:
-		return fanotify_open(fe);
+		return fanotify_open(ctx, fe);
 	default:
 		break;
 	}
