@@ -74,6 +74,7 @@ int fdkind_restored(int type)
 	case FD_TYPES__PIDFD:
 	case FD_TYPES__INOTIFY:
 	case FD_TYPES__FANOTIFY:
+	case FD_TYPES__TTY:	/* ptys: tty.c */
 		return 1;
 	}
 	return 0;
@@ -81,7 +82,7 @@ int fdkind_restored(int type)
 
 int fdkind_by_controller(const FileEntry *fe)
 {
-	if (fe->type == FD_TYPES__FIFO)
+	if (fe->type == FD_TYPES__FIFO || fe->type == FD_TYPES__TTY)
 		return 1;
 	return fe->type == FD_TYPES__PIDFD && fe->pidfd && fe->pidfd->nspid == -1;
 }
@@ -103,6 +104,8 @@ const FownEntry *fdkind_fown(const FileEntry *fe)
 		return fe->ify ? fe->ify->fown : NULL;
 	case FD_TYPES__FANOTIFY:
 		return fe->ffy ? fe->ffy->fown : NULL;
+	case FD_TYPES__TTY:
+		return fe->tty ? fe->tty->fown : NULL;
 	default:
 		return NULL;
 	}
@@ -558,6 +561,8 @@ int fdkind_open(struct restore_ctx *ctx, const FileEntry *fe)
 		return inotify_open(ctx, fe);
 	case FD_TYPES__FANOTIFY:
 		return fanotify_open(ctx, fe);
+	case FD_TYPES__TTY:
+		return tty_open(ctx, fe);
 	default:
 		break;
 	}
@@ -607,7 +612,7 @@ int fdkinds_restore_late(struct restore_ctx *ctx, struct img_task *t)
 					     "%#x: %s", fe->id, t->pid, fdi->fd, tfd->tfd, tfd->events, strerror(errno));
 		}
 	}
-	return 0;
+	return tty_restore_ctty(ctx, t);
 }
 
 /* --- what is refused, before anything is forked ------------------------- */
@@ -695,5 +700,5 @@ int fdkinds_features_check(const struct img_set *set)
 	for (i = 0; i < set->nr_files; i++)
 		if (fdkind_restored(set->files[i]->type) && check_file(set, set->files[i], i))
 			return -1;
-	return 0;
+	return tty_features_check(set);
 }

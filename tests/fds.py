@@ -154,11 +154,14 @@ ANON_KINDS = {
 
 
 def expected_fifo(fe, files):
-    """A FIFO is its path's REG entry (regf_id), at pos 0."""
-    reg = files.get(fe["fifo"].get("regf_id", fe["id"]), {}).get("reg")
+    """A FIFO is its path's REG entry (regf_id), at pos 0; a tty its path
+    with the tty entry's flags."""
+    part = fe["fifo"] if fe["type"] == "FIFO" else fe["tty"]
+    reg = files.get(part.get("regf_id", fe["id"]), {}).get("reg")
     if reg is None:
-        return "FIFO", None, None, None
-    return "reg", oflags(reg.get("flags", 0)) & ~OPEN_ONLY, 0, reg["name"]
+        return fe["type"], None, None, None
+    flags = part["flags"] if fe["type"] == "TTY" else reg.get("flags", 0)
+    return "reg", oflags(flags) & ~OPEN_ONLY, 0, reg["name"]
 
 
 SYS_KCMP, KCMP_FILE, KCMP_FILES = 312, 0, 2
@@ -244,7 +247,7 @@ def check_task(img, files, host, pid, moving, pipes, problems, fds, tables):
         if fe is None:
             problems.append("%s: file id %d not in files.img" % (where, e["id"]))
             continue
-        kind, flags, pos, ident = expected_fifo(fe, files) if fe.get("type") == "FIFO" else expected_file(fe)
+        kind, flags, pos, ident = expected_fifo(fe, files) if fe.get("type") in ("FIFO", "TTY") else expected_file(fe)
         fds.append((e["id"], host, fd, where))
         if flags is None:
             problems.append("%s: file type %s not checked" % (where, kind))
