@@ -520,11 +520,14 @@ static int fanotify_add(const struct restore_ctx *ctx, int ffd, const FileEntry 
 static int fanotify_open(const struct restore_ctx *ctx, const FileEntry *fe)
 {
 	const FanotifyFileEntry *f = fe->ffy;
-	unsigned flags = f->faflags | FAN_CLOEXEC | ((f->flags & O_NONBLOCK) ? FAN_NONBLOCK : 0);
+	/* The group keeps its init flags (fdinfo's "fanotify flags"): no
+	 * FAN_CLOEXEC the image does not have, FD_CLOEXEC instead. */
+	unsigned flags = f->faflags | ((f->flags & O_CLOEXEC) ? FAN_CLOEXEC : 0) |
+			 ((f->flags & O_NONBLOCK) ? FAN_NONBLOCK : 0);
 	size_t i;
 	int fd = fanotify_init(flags, f->evflags);
 
-	if (fd < 0)
+	if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC))
 		return error("files.img: fanotify file id %u: fanotify_init %#x %#x: %s", fe->id, flags, f->evflags,
 			     strerror(errno));
 	for (i = 0; i < f->n_mark; i++)
