@@ -117,6 +117,9 @@ static int tty_params(int fd, const TtyInfoEntry *ti, uint32_t id)
 			return error("tty-info.img: tty %u (file id %u): window size: %s", ti->id, id,
 				     strerror(errno));
 	}
+	if (ti->has_uid && ti->has_gid && fchown(fd, ti->uid, ti->gid))
+		return error("tty-info.img: tty %u (file id %u): owner %u:%u: %s", ti->id, id, ti->uid, ti->gid,
+			     strerror(errno));
 	if (ti->exclusive && ioctl(fd, TIOCEXCL))
 		return error("tty-info.img: tty %u (file id %u): TIOCEXCL: %s", ti->id, id, strerror(errno));
 	return 0;
@@ -324,11 +327,12 @@ int tty_restore_ctty(struct restore_ctx *ctx, struct img_task *t)
 	for (i = 0; i < tty_info_img->nr && !ret; i++) {
 		const TtyInfoEntry *ti = (TtyInfoEntry *)tty_info_img->entries[i].msg;
 
-		if (ti->sid != t->pid || is_master(ti) || !ti->pty)
+		/* The master's info says it too: the leader may hold no slave
+		 * (it closed it once the terminal was its). */
+		if (ti->sid != t->pid || !ti->pty)
 			continue;
 		for (j = 0; j < i; j++)
-			if (((TtyInfoEntry *)tty_info_img->entries[j].msg)->sid == ti->sid &&
-			    !is_master((TtyInfoEntry *)tty_info_img->entries[j].msg))
+			if (((TtyInfoEntry *)tty_info_img->entries[j].msg)->sid == ti->sid)
 				break;
 		if (j < i)
 			continue;	/* one terminal per session */
