@@ -32,6 +32,11 @@ const struct img_desc img_descs[] = {
 	D("FDINFO", "fdinfo-", 0x56213732, 0, &fdinfo_entry__descriptor, NULL),
 	D("FS", "fs-", 0x51403912, 0, &fs_entry__descriptor, NULL),
 	D("PIPES_DATA", "pipes-data", 0x56453709, IMG_EXTRA, &pipe_data_entry__descriptor, NULL),
+	/* A FIFO's buffered bytes, as pipes-data's (fdkinds.c). */
+	D("FIFO_DATA", "fifo-data", 0x59333054, IMG_EXTRA, &pipe_data_entry__descriptor, NULL),
+	/* Terminals (tty.c). */
+	D("TTY_INFO", "tty-info", 0x59453036, 0, &tty_info_entry__descriptor, NULL),
+	D("TTY_DATA", "tty-data", 0x59413026, 0, &tty_data_entry__descriptor, NULL),
 	D("SECCOMP", "seccomp", 0x64413049, 0, &seccomp_entry__descriptor, NULL),
 	D("TIMENS", "timens-", 0x43114433, 0, &timens_entry__descriptor, NULL),
 	D("STATS", "stats-", 0x57093306, IMG_SERVICE, &stats_entry__descriptor, NULL),

@@ -11,6 +11,7 @@
 #include "creds.pb-c.h"
 #include "files.pb-c.h"
 #include "misc.pb-c.h"
+#include "tty.pb-c.h"
 
 #define IMG_COMMON_MAGIC	0x54564319u
 #define IMG_SERVICE_MAGIC	0x55105940u

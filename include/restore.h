@@ -253,6 +253,18 @@ int inetsk_opened(struct restore_ctx *ctx);
 int inetsk_features_check(const struct img_set *set, const FileEntry *fe, const char *where);
 int inet_unlock(struct restore_ctx *ctx);
 void inet_close(struct restore_ctx *ctx);
+/* fdkinds.c: FIFOs, eventfd, signalfd, timerfd, eventpoll, pidfd, inotify
+ * and fanotify, opened through files.c. */
+int fdkind_restored(int type);
+int fdkind_by_controller(const FileEntry *fe);
+int fdkind_open(struct restore_ctx *ctx, const FileEntry *fe);
+const FownEntry *fdkind_fown(const FileEntry *fe);
+int fdkinds_restore_late(struct restore_ctx *ctx, struct img_task *t);
+int fdkinds_features_check(const struct img_set *set);
+/* tty.c: pseudo-terminals, opened by the controller through fdkinds.c. */
+int tty_open(struct restore_ctx *ctx, const FileEntry *fe);
+int tty_restore_ctty(struct restore_ctx *ctx, struct img_task *t);
+int tty_features_check(const struct img_set *set);
 
 /* shmem.c */
 int shmem_prepare(struct restore_ctx *ctx);

@@ -167,7 +167,7 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 			continue;
 		}
 		if (fdi->type != FD_TYPES__REG && fdi->type != FD_TYPES__PIPE && fdi->type != FD_TYPES__MEMFD &&
-		    fdi->type != FD_TYPES__UNIXSK)
+		    fdi->type != FD_TYPES__UNIXSK && !fdkind_restored(fdi->type))
 			return error("fdinfo-%u.img: entry %zu: fd %u is a %s: not restored yet",
 				     t->ids->files_id, i, fdi->fd,
 				     protobuf_c_enum_descriptor_get_value(&fd_types__descriptor, fdi->type) ?
@@ -292,7 +292,7 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 		return error("inventory.img: image version %u%s: too old an image", set->inventory->img_version,
 			     set->inventory->fdinfo_per_id ? "" : " without fdinfo per id");
 	if (check_namespaces(set) || remap_features_check(set) || check_sessions(set) || check_fd_tables(set) ||
-	    check_file_locks(set) || unixsk_check(set))
+	    check_file_locks(set) || unixsk_check(set) || fdkinds_features_check(set))
 		return -1;
 	for (i = 0; i < set->nr_tasks; i++)
 		if (check_task(set, &set->tasks[i], cpu_cap_none))

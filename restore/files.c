@@ -395,6 +395,8 @@ static int open_description(struct restore_ctx *ctx, FileEntry *fe)
 		return reg_file_open(ctx, fe->reg, 1);
 	if (fe->type == FD_TYPES__INETSK && fe->isk)
 		return inetsk_open(ctx, fe);
+	if (fdkind_restored(fe->type))
+		return fdkind_open(ctx, fe);
 	return error("files.img: file id %u: type %d is not restored yet", fe->id, fe->type);
 }
 
@@ -479,7 +481,7 @@ static int find_shared(struct restore_ctx *ctx)
 	}
 	free(all);
 	for (i = 0; i < set->nr_files && !ret; i++)
-		if (set->files[i]->type == FD_TYPES__PIPE)
+		if (set->files[i]->type == FD_TYPES__PIPE || fdkind_by_controller(set->files[i]))
 			ret = add_shared(ctx, set->files[i]->id);
 	/* Inet sockets too: made in an order across sockets (sk-inet.c). */
 	for (i = 0; i < set->nr_files && !ret; i++)
@@ -594,7 +596,7 @@ static const FownEntry *file_fown(const FileEntry *fe)
 		return fe->usk->fown;
 	if (fe->type == FD_TYPES__INETSK && fe->isk)
 		return fe->isk->fown;
-	return NULL;
+	return fdkind_fown(fe);
 }
 
 /* F_SETSIG and F_SETOWN as dumped (CRIU's restore_fown()).  Done in the
@@ -704,6 +706,32 @@ int locks_restore(struct restore_ctx *ctx, struct img_task *t)
 	return 0;
 }
 
+/* A file of the task's own /proc/PID (zdtm's fanotify00 keeps
+ * /proc/self/fdinfo/N open) is opened once the fds before it are in place:
+ * the fd it names may not exist earlier (CRIU opens fds in their order). */
+static int own_proc_file(const FileEntry *fe, const struct img_task *t)
+{
+	char pfx[32];
+
+	if (fe->type != FD_TYPES__REG || !fe->reg)
+		return 0;
+	snprintf(pfx, sizeof(pfx), "/proc/%u/", t->pid);
+	return !strncmp(fe->reg->name, pfx, strlen(pfx));
+}
+
+static int own_proc_late(struct restore_ctx *ctx, struct image *img, size_t i, int *opened, int max_fd)
+{
+	FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (((FdinfoEntry *)img->entries[j].msg)->id == fdi->id)
+			opened[i] = opened[j];
+	if (opened[i] < 0)
+		opened[i] = open_file(ctx, imgset_file(ctx->set, fdi->id), max_fd + 1);
+	return opened[i] < 0 ? -1 : 0;
+}
+
 /* Every fd of the task as fdinfo-<files_id>.img says, then nothing else
  * but the logs and exes (for PR_SET_MM_MAP) of the tasks sharing the fd
  * table, which each closes before or in its restorer. */
@@ -743,6 +771,8 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t)
 			      t->ids->files_id, i, fdi->fd, fdi->id);
 			goto out;
 		}
+		if (own_proc_file(fe, t))
+			continue;
 		/* One open file description per file id. */
 		for (j = 0; j < i; j++)
 			if (((FdinfoEntry *)img->entries[j].msg)->id == fdi->id)
@@ -759,6 +789,8 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t)
 		FdinfoEntry *fdi = (FdinfoEntry *)img->entries[i].msg;
 		int flags = (fdi->flags & FD_CLOEXEC) ? O_CLOEXEC : 0;
 
+		if (opened[i] < 0 && own_proc_late(ctx, img, i, opened, max_fd))
+			goto out;
 		if (dup3(opened[i], fdi->fd, flags) < 0) {
 			error("fdinfo-%u.img: entry %zu: cannot place fd %u: %s", t->ids->files_id, i,
 			      fdi->fd, strerror(errno));
@@ -776,6 +808,8 @@ int files_restore(struct restore_ctx *ctx, struct img_task *t)
 		if (j == i && fown_restore(fdi->fd, imgset_file(ctx->set, fdi->id)))
 			goto out;
 	}
+	if (fdkinds_restore_late(ctx, t))
+		goto out;
 	ret = 0;
 out:
 	if (!ret) {

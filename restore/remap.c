@@ -123,7 +123,7 @@ static int ghost_create(const struct ghost_img *g, const char *name, struct ghos
 		m->path[0] = 0;
 		return error("%s: the ghost's name is too long (%s)", ghost_name(g), name);
 	}
-	if (S_ISLNK(g->gfe->mode) || S_ISCHR(g->gfe->mode) || S_ISBLK(g->gfe->mode)) {
+	if (S_ISLNK(g->gfe->mode) || S_ISCHR(g->gfe->mode) || S_ISBLK(g->gfe->mode) || S_ISFIFO(g->gfe->mode)) {
 		if (S_ISLNK(g->gfe->mode) ? symlink(g->gfe->symlnk_target, m->path) :
 		    mknod(m->path, (g->gfe->mode & S_IFMT) | 0600, g->gfe->rdev)) {
 			error("%s: cannot make the ghost %s: %s", ghost_name(g), m->path, strerror(errno));
@@ -371,6 +371,18 @@ static int check_removed_cwds(const struct img_set *set)
 
 /* Refused before anything is forked: what the images ask for that
  * remap_prepare() does not do. */
+/* Whether a FIFO entry of files.img has its path in file id reg_id. */
+static int fifo_of_path(const struct img_set *set, uint32_t reg_id)
+{
+	size_t i;
+
+	for (i = 0; i < set->nr_files; i++)
+		if (set->files[i]->type == FD_TYPES__FIFO && set->files[i]->fifo &&
+		    (set->files[i]->fifo->has_regf_id ? set->files[i]->fifo->regf_id : set->files[i]->id) == reg_id)
+			return 1;
+	return 0;
+}
+
 int remap_features_check(const struct img_set *set)
 {
 	size_t i;
@@ -400,11 +412,15 @@ int remap_features_check(const struct img_set *set)
 			if (S_ISLNK(g->gfe->mode) && !g->gfe->symlnk_target)
 				return error("%s: %s was a deleted symlink whose target the image lacks", ghost_name(g),
 					     fe->reg->name);
+			/* A FIFO is opened as one only through a FIFO entry
+			 * (fdkinds.c): a regular open of it would block. */
+			if (S_ISFIFO(g->gfe->mode) && !fifo_of_path(set, rpe->orig_id))
+				return error("%s: %s was a deleted FIFO (mode %o) that no FIFO file opens: not "
+					     "restored yet", ghost_name(g), fe->reg->name, g->gfe->mode);
 			if (!S_ISREG(g->gfe->mode) && !S_ISDIR(g->gfe->mode) && !S_ISLNK(g->gfe->mode) &&
-			    !S_ISCHR(g->gfe->mode) && !S_ISBLK(g->gfe->mode))
-				return error("%s: %s was a deleted %s (mode %o): not restored yet", ghost_name(g),
-					     fe->reg->name, S_ISFIFO(g->gfe->mode) ? "FIFO" : "special file",
-					     g->gfe->mode);
+			    !S_ISCHR(g->gfe->mode) && !S_ISBLK(g->gfe->mode) && !S_ISFIFO(g->gfe->mode))
+				return error("%s: %s was a deleted special file (mode %o): not restored yet",
+					     ghost_name(g), fe->reg->name, g->gfe->mode);
 			break;
 		case REMAP_TYPE__PROCFS:
 			return error("remap-fpath.img: entry %zu: %s of a dead task (a procfs remap): not restored yet",

@@ -12,6 +12,9 @@ the images directory first.
   corrupt.py cut FILE BYTES           keep the first BYTES bytes (negative:
                                       drop that many from the end)
   corrupt.py secbits CORE_IMG VALUE   the thread's creds say securebits VALUE
+  corrupt.py field IMG N F.G.H VALUE  in entry N, the varint field H of the
+                                      (first) message G inside the message
+                                      F ... is VALUE
   corrupt.py ghost-mode GHOST_IMG MODE  the ghost file's mode is MODE (the
                                       contents after its entry are kept)
   corrupt.py remap-type REMAP_IMG N T remap-fpath entry N has remap_type T
@@ -146,6 +149,15 @@ def main(argv):
         get(tc, 10)[2] = build(creds)
         get(core, 5)[2] = build(tc)
         entries[0] = build(core)
+    elif op == "field":
+        n, nums, value = int(argv[3]), [int(x) for x in argv[4].split(".")], int(argv[5], 0)
+
+        def set_in(msg, nums):
+            fields = parse(msg)
+            f = get(fields, nums[0])
+            f[2] = value if len(nums) == 1 else set_in(f[2], nums[1:])
+            return build(fields)
+        entries[n] = set_in(entries[n], nums)
     elif op == "remap-type":
         n = int(argv[3])
         rpe = [f for f in parse(entries[n]) if f[0] != 3] + [[3, 0, int(argv[4])]]

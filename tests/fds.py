@@ -9,10 +9,12 @@ ids-PID.img -> fdinfo-FILES_ID.img -> files.img (read with `crstep show`):
 
   fd set     /proc/PID/fd is the image's fds, no more, no less (an extra fd
              is printed with what it points to: crstep's stdout, a log...)
-  file       each fd is the dumped file: a regular file or directory by its
-             path; a pipe is pipe:[ino], and fds of one pipe id share one
-             inode (and different pipe ids do not); a memfd is /memfd:NAME;
-             a unix or inet socket is socket:[ino]
+  file       each fd is the dumped file: a regular file, directory or FIFO
+             by its path; a pipe is pipe:[ino], and fds of one pipe id share
+             one inode (and different pipe ids do not); a memfd is
+             /memfd:NAME; a unix or inet socket is socket:[ino]; an eventfd,
+             signalfd, timerfd, epoll, pidfd, inotify or fanotify its
+             anon_inode:[kind]
   flags      /proc/PID/fdinfo flags == the file's dumped flags, plus
              O_CLOEXEC exactly when the fdinfo entry has FD_CLOEXEC
   sharing    a files.img id is one open file description: fds of one id,
@@ -141,7 +143,33 @@ def expected_file(fe):
         return "unixsk", oflags(u.get("flags", 0)), 0, u["ino"]
     if t == "INETSK":
         return "socket", oflags(fe["isk"].get("flags", 0)), 0, fe["isk"]["ino"]
+    if t in ANON_KINDS:
+        part, link = ANON_KINDS[t]
+        flags = oflags(fe[part].get("flags", 0))
+        if t == "PIDFD":
+            flags |= 0o2	# criu dumps a pidfd's flags without its O_RDWR
+        return "anon", flags, 0, link
     return t, None, None, None
+
+
+# The fd kinds of fdkinds.proto: files.img part and /proc/PID/fd link.
+ANON_KINDS = {
+    "EVENTFD": ("efd", "anon_inode:[eventfd]"), "SIGNALFD": ("sgfd", "anon_inode:[signalfd]"),
+    "TIMERFD": ("tfd", "anon_inode:[timerfd]"), "EVENTPOLL": ("epfd", "anon_inode:[eventpoll]"),
+    "PIDFD": ("pidfd", "anon_inode:[pidfd]"), "INOTIFY": ("ify", "anon_inode:inotify"),
+    "FANOTIFY": ("ffy", "anon_inode:[fanotify]"),
+}
+
+
+def expected_fifo(fe, files):
+    """A FIFO is its path's REG entry (regf_id), at pos 0; a tty its path
+    with the tty entry's flags."""
+    part = fe["fifo"] if fe["type"] == "FIFO" else fe["tty"]
+    reg = files.get(part.get("regf_id", fe["id"]), {}).get("reg")
+    if reg is None:
+        return fe["type"], None, None, None
+    flags = part["flags"] if fe["type"] == "TTY" else reg.get("flags", 0)
+    return "reg", oflags(flags) & ~OPEN_ONLY, 0, reg["name"]
 
 
 SYS_KCMP, KCMP_FILE, KCMP_FILES = 312, 0, 2
@@ -229,7 +257,7 @@ def check_task(img, files, host, pid, moving, pipes, problems, fds, tables):
         if fe is None:
             problems.append("%s: file id %d not in files.img" % (where, e["id"]))
             continue
-        kind, flags, pos, ident = expected_file(fe)
+        kind, flags, pos, ident = expected_fifo(fe, files) if fe.get("type") in ("FIFO", "TTY") else expected_file(fe)
         fds.append((e["id"], host, fd, where))
         if flags is None:
             problems.append("%s: file type %s not checked" % (where, kind))
@@ -249,6 +277,8 @@ def check_task(img, files, host, pid, moving, pipes, problems, fds, tables):
             problems.append("%s: is %s, the image says a socket" % (where, link))
         elif kind == "memfd" and not link.startswith("/memfd:"):
             problems.append("%s: is %s, the image says a memfd" % (where, link))
+        elif kind == "anon" and link != ident:
+            problems.append("%s: is %s, the image says %s" % (where, link, ident))
         try:
             now_pos, now_flags = fdinfo(host, fd)
         except OSError as err:

@@ -68,8 +68,9 @@ ok $? "ghost: a ghost cannot be created: nothing was forked"
 ok $? "ghost: the ghosts made before were removed: $(listing)"
 
 # Refused before anything runs, naming the image and the feature: a ghost
-# that was a FIFO, a /proc/PID of a dead task.
-for case in "fifo:ghost-file-3.img: $D/small.txt was a deleted FIFO (mode 10400): not restored yet" \
+# that was a FIFO opened as a regular file (a FIFO entry opens a ghost FIFO:
+# fdkinds.sh), a /proc/PID of a dead task.
+for case in "fifo:ghost-file-3.img: $D/small.txt was a deleted FIFO (mode 10400) that no FIFO file opens: not restored yet" \
 	"procfs:remap-fpath.img: entry 2: $D/small.txt of a dead task (a procfs remap): not restored yet"; do
 	mode=${case%%:*} msg=${case#*:}
 	B=$TMP/ghost-$mode
