@@ -222,6 +222,7 @@ while :; do
 	[ \$rc -ne 0 ] && [ \$j -lt 10 ] || break
 	j=\$((j + 1)); sleep 0.3
 done
+[ \$rc -eq 0 ] || { ps -eo pid,ppid,stat,args; grep -E "Error|Warn" "$TMP/criu3.log" | tail -5; } >>"$TMP/a3.out"
 echo \$rc >"$TMP/a3.rc"
 EOS
 unshare -p -f --mount-proc sh "$TMP/root-stopped.sh"
