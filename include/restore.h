@@ -229,6 +229,17 @@ void remap_close(struct restore_ctx *ctx);
 const char *remap_path(const struct restore_ctx *ctx, const RegFileEntry *reg, char *buf, size_t len);
 void remap_cleanup_links(const struct restore_ctx *ctx);
 
+/* timers.c, seccomp.c: what the restorer blob creates, arms and installs
+ * (restore/pie/timers.c), checked up front and laid out in the bootstrap
+ * area after the pending signals. */
+int timers_check(const struct img_task *t);
+size_t timers_args_size(const struct img_task *t);
+void timers_args_fill(const struct img_task *t, struct restorer_args *a, void *area);
+int seccomp_check(const struct img_set *set, const struct img_task *t);
+int seccomp_task_uses(const struct img_task *t);
+size_t seccomp_args_size(const struct img_set *set, const struct img_task *t);
+void seccomp_args_fill(const struct img_set *set, const struct img_task *t, struct restorer_args *a, void *area);
+
 /* shmem.c */
 int shmem_prepare(struct restore_ctx *ctx);
 int shmem_fd_for_vma(struct restore_ctx *ctx, const VmaEntry *v);
@@ -255,6 +266,7 @@ struct catch_set {
 		pid_t tid, tgid;	/* as crstep sees them */
 		uint32_t image_tid;
 		int stop_signo;		/* the leader of a process dumped stopped: its stop signal; else 0 */
+		int seccomp;		/* its process has a seccomp mode: seized with PTRACE_O_SUSPEND_SECCOMP */
 		int seized;
 		int has_status;		/* a wait status collected, not yet used */
 		int status;

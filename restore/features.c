@@ -46,7 +46,6 @@ static int check_thread(const struct img_task *t, const struct img_thread *th, i
 {
 	const CoreEntry *core = th->core;
 	const ThreadInfoX86 *ti = core->thread_info;
-	const ThreadCoreEntry *tcore = core->thread_core;
 	uint64_t have = sigframe_xfeatures(), want;
 	char buf[256];
 	size_t i;
@@ -81,8 +80,6 @@ static int check_thread(const struct img_task *t, const struct img_thread *th, i
 			     "(CRIU's cpu-cap check refuses this too)", th->tid,
 			     xfeature_names(want & ~have & ~3ull, buf, sizeof(buf)),
 			     (unsigned long)want, (unsigned long)have);
-	if (tcore && tcore->has_seccomp_mode && tcore->seccomp_mode)
-		return error("core-%u.img: seccomp mode %d: not restored yet", th->tid, tcore->seccomp_mode);
 	(void)t;
 	return 0;
 }
@@ -131,8 +128,8 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 		if (t->threads[i].core->thread_core &&
 		    check_signals(t->threads[i].tid, "signals_p", t->threads[i].core->thread_core->signals_p))
 			return -1;
-	if (tc->timers && tc->timers->n_posix)
-		return error("core-%u.img: POSIX timers: not restored yet", t->pid);
+	if (timers_check(t) || seccomp_check(set, t))
+		return -1;
 	/* Named before the generic VMA refusal below, which would call them
 	 * "shared or special memory". */
 	if (t->mm->n_aios)
@@ -291,8 +288,6 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 	for (i = 0; i < set->nr_tasks; i++)
 		if (check_task(set, &set->tasks[i], cpu_cap_none))
 			return -1;
-	if (set->seccomp_img->nr && ((SeccompEntry *)set->seccomp_img->entries[0].msg)->n_seccomp_filters)
-		return error("seccomp.img: seccomp filters: not restored yet");
 	return 0;
 }
 
