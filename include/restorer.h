@@ -170,4 +170,11 @@ struct restorer_args {
 /* The blob's entry: called on the bootstrap stack with rdi = args. */
 void restorer_entry(struct restorer_args *args);
 
+/* Inside the blob (restore/pie/timers.c): POSIX timers, itimers, seccomp.
+ * Each returns 0 or -errno and names what failed in *what, and which timer
+ * or filter in *n, for restorer.c's report. */
+long pie_create_timers(struct restorer_args *a, const char **what, int32_t *n);
+long pie_arm_timers(struct restorer_args *a, const char **what, int32_t *n);
+long pie_restore_seccomp(struct rst_thread *th, const char **what, int32_t *n);
+
 #endif

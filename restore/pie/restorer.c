@@ -36,7 +36,6 @@
 #include "barrier.h"
 #include "restorer.h"
 #include "sysraw.h"
-#include "timers.h"
 
 #define TASK_SIZE_MAX	0x7ffffffff000ull
 #define RSEQ_FLAG_UNREGISTER 1

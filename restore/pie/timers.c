@@ -23,7 +23,6 @@
 
 #include "restorer.h"
 #include "sysraw.h"
-#include "timers.h"
 
 #ifndef PR_TIMER_CREATE_RESTORE_IDS
 #define PR_TIMER_CREATE_RESTORE_IDS 77
