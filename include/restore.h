@@ -95,6 +95,8 @@ struct shared_area {
 	/* Per pstree entry that owns a shared fd table: 1 once its fds are
 	 * in place (a futex the tasks sharing the table wait on). */
 	int32_t fdt_done[BARRIER_NR_SLOTS];
+	/* Per helper: 1 once its group exists (a futex its members wait on). */
+	int32_t pgrp_set[RST_MAX_HELPERS];
 };
 
 /* The task's view of the restore, set up by the controller before it forks. */
@@ -106,6 +108,13 @@ struct restore_ctx {
 	pid_t controller_pid;
 	int slots[BARRIER_NR_SLOTS];	/* slot index of each pstree entry */
 	int thread_slots[BARRIER_NR_SLOTS];	/* slot of its thread 1; the others follow */
+	/* CRIU's helper tasks, one per group whose leader is gone (helper.c). */
+	uint32_t nr_helpers;
+	struct restore_helper {
+		uint32_t pgid;		/* its pid and its group */
+		size_t owner;		/* the pstree entry that forks it */
+		int slot;
+	} helpers[RST_MAX_HELPERS];
 	pid_t tree_pid;		/* crstep's child: the reaper or the root */
 	int sfd_top, sfd_nr;	/* the service fds: [sfd_top - sfd_nr, sfd_top) */
 	size_t nr_pipes;
@@ -239,6 +248,13 @@ int seccomp_check(const struct img_set *set, const struct img_task *t);
 int seccomp_task_uses(const struct img_task *t);
 size_t seccomp_args_size(const struct img_set *set, const struct img_task *t);
 void seccomp_args_fill(const struct img_set *set, const struct img_task *t, struct restorer_args *a, void *area);
+
+/* helper.c: helper tasks for process groups whose leader is gone. */
+int helpers_plan(const struct img_set *set, struct restore_helper *out, uint32_t *nr);
+int helpers_assign_slots(struct restore_ctx *ctx);
+int helpers_join(struct restore_ctx *ctx, struct img_task *t);
+void helpers_reap(struct restore_ctx *ctx, struct img_task *t);
+void helpers_args(struct restore_ctx *ctx, struct img_task *t, struct restorer_args *a);
 
 /* shmem.c */
 int shmem_prepare(struct restore_ctx *ctx);

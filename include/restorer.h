@@ -19,6 +19,7 @@
 #define RST_ERR_LEN		160
 #define RST_MAX_THREADS		64
 #define RST_THREAD_STACK	(32 << 10)
+#define RST_MAX_HELPERS		16
 
 struct rst_range {
 	uint64_t start, end;
@@ -148,6 +149,9 @@ struct restorer_args {
 		uint8_t info[128];	/* the raw siginfo_t */
 	} *siginfo;
 	struct rst_itimer itimers[3];	/* real, virtual, prof */
+	/* Helper tasks this task forked (pids), reaped at RESTORE_SIGCHLD. */
+	uint32_t nr_helpers;
+	int32_t helpers[RST_MAX_HELPERS];
 	/* Sorted by id, after the pending signals in the bootstrap area. */
 	uint32_t nr_posix_timers;
 	struct rst_posix_timer *posix_timers;

@@ -178,14 +178,16 @@ static int check_sessions(const struct img_set *set)
 		const PstreeEntry *pe = set->tasks[i].pstree;
 		const struct img_task *parent = i ? imgset_task(set, pe->ppid) : NULL;
 
-		if (pe->pgid != pe->pid && (!parent || parent->pstree->pgid != pe->pgid))
+		/* A group whose leader is gone gets a helper (helper.c). */
+		if (pe->pgid != pe->pid && (!parent || parent->pstree->pgid != pe->pgid) &&
+		    (!parent || imgset_task(set, pe->pgid)))
 			return error("pstree.img: entry %zu: task %u is in group %u whose leader is not its "
 				     "parent's group: helper tasks are not restored yet", i, pe->pid, pe->pgid);
 		if (pe->sid != pe->pid && (!parent || parent->pstree->sid != pe->sid))
 			return error("pstree.img: entry %zu: task %u is in session %u whose leader is not its "
 				     "parent's session: helper tasks are not restored yet", i, pe->pid, pe->sid);
 	}
-	return 0;
+	return helpers_plan(set, NULL, NULL);
 }
 
 /* An fd table several tasks share (CLONE_FILES) is rebuilt by forking each
@@ -318,7 +320,7 @@ int restore_prepare_counts(struct restore_ctx *ctx)
 		te->nr_threads += t->nr_threads;
 		te->nr_zombies += t->zombie;
 	}
-	return 0;
+	return helpers_assign_slots(ctx);
 }
 
 int restore_thread_slot(const struct restore_ctx *ctx, const struct img_task *t, size_t i)

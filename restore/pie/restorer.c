@@ -381,6 +381,11 @@ static void last_stages(struct restorer_args *a, struct rst_thread *th, int lead
 	int stage = finish(a, th, CR_STATE_RESTORE);
 
 	if (stage == CR_STATE_RESTORE_SIGCHLD) {
+		/* The helpers this task forked exit once RESTORE is over (CRIU's
+		 * wait_helpers()). */
+		for (uint32_t i = 0; leader && i < a->nr_helpers; i++)
+			CHECK_N(a, sysraw6(__NR_wait4, a->helpers[i], 0, 0x40000000 /* __WALL */, 0, 0, 0),
+				"wait4 of helper", " ", a->helpers[i]);
 		if (leader)
 			CHECK(a, sysraw6(__NR_rt_sigaction, 17 /* SIGCHLD */, (long)&a->sigchld, 0, 8, 0, 0),
 			      "rt_sigaction(SIGCHLD)", 0);
