@@ -3,9 +3,12 @@
  * them in RESTORE_CREDS, restore/pie/timers.c).
  *
  * seccomp.img holds every filter of every thread once; a thread's
- * thread_core names one (seccomp_filter) and each filter the next of its
- * chain (prev).  They are installed in that order, as CRIU's restorer
- * does, each with the flags CRIU recorded: when all threads of a process
+ * thread_core names the oldest of its chain (seccomp_filter) and each
+ * filter the next newer one (CRIU calls it prev).  They are installed in
+ * that order, oldest first, as CRIU's restorer does (the timers fixture's
+ * C tells: of two filters that fail getpid with EPERM and EACCES, the
+ * kernel answers with the newer one's), each with the flags CRIU
+ * recorded: when all threads of a process
  * had the same chain, CRIU's dump keeps it for the leader only, with
  * SECCOMP_FILTER_FLAG_TSYNC, and the others' mode says disabled — the
  * leader's TSYNC gives them the chain.  Images from before per-thread
