@@ -96,6 +96,8 @@ struct shared_area {
 	/* Per pstree entry that owns a shared fd table: 1 once its fds are
 	 * in place (a futex the tasks sharing the table wait on). */
 	int32_t *fdt_done;
+	/* Per helper: 1 once its group exists (a futex its members wait on). */
+	int32_t pgrp_set[RST_MAX_HELPERS];
 	size_t size;		/* of the whole mapping */
 	int32_t detach_ack;	/* the reaper let go of crstep (--detach) */
 	struct task_entries te;	/* last: its slots[] grow with the tree */
@@ -111,6 +113,13 @@ struct restore_ctx {
 	/* Per pstree entry (nr_tasks of each: restore_ctx_alloc()). */
 	int *slots;		/* slot index of each pstree entry */
 	int *thread_slots;	/* slot of its thread 1; the others follow */
+	/* CRIU's helper tasks, one per group whose leader is gone (helper.c). */
+	uint32_t nr_helpers;
+	struct restore_helper {
+		uint32_t pgid;		/* its pid and its group */
+		size_t owner;		/* the pstree entry that forks it */
+		int slot;
+	} helpers[RST_MAX_HELPERS];
 	pid_t tree_pid;		/* crstep's child: the reaper or the root */
 	int sfd_top, sfd_nr;	/* the service fds: [sfd_top - sfd_nr, sfd_top) */
 	size_t nr_pipes;
@@ -265,6 +274,23 @@ int fdkinds_features_check(const struct img_set *set);
 int tty_open(struct restore_ctx *ctx, const FileEntry *fe);
 int tty_restore_ctty(struct restore_ctx *ctx, struct img_task *t);
 int tty_features_check(const struct img_set *set);
+/* timers.c, seccomp.c: what the restorer blob creates, arms and installs
+ * (restore/pie/timers.c), checked up front and laid out in the bootstrap
+ * area after the pending signals. */
+int timers_check(const struct img_task *t);
+size_t timers_args_size(const struct img_task *t);
+void timers_args_fill(const struct img_task *t, struct restorer_args *a, void *area);
+int seccomp_check(const struct img_set *set, const struct img_task *t);
+int seccomp_task_uses(const struct img_task *t);
+size_t seccomp_args_size(const struct img_set *set, const struct img_task *t);
+void seccomp_args_fill(const struct img_set *set, const struct img_task *t, struct restorer_args *a, void *area);
+
+/* helper.c: helper tasks for process groups whose leader is gone. */
+int helpers_plan(const struct img_set *set, struct restore_helper *out, uint32_t *nr);
+int helpers_assign_slots(struct restore_ctx *ctx);
+int helpers_join(struct restore_ctx *ctx, struct img_task *t);
+void helpers_reap(struct restore_ctx *ctx, struct img_task *t);
+void helpers_args(struct restore_ctx *ctx, struct img_task *t, struct restorer_args *a);
 
 /* shmem.c */
 int shmem_prepare(struct restore_ctx *ctx);
@@ -292,6 +318,7 @@ struct catch_set {
 		pid_t tid, tgid;	/* as crstep sees them */
 		uint32_t image_tid;
 		int stop_signo;		/* the leader of a process dumped stopped: its stop signal; else 0 */
+		int seccomp;		/* its process has a seccomp mode: seized with PTRACE_O_SUSPEND_SECCOMP */
 		int seized;
 		int has_status;		/* a wait status collected, not yet used */
 		int status;

@@ -19,6 +19,7 @@
 #define RST_ERR_LEN		160
 #define RST_MAX_THREADS		64
 #define RST_THREAD_STACK	(32 << 10)
+#define RST_MAX_HELPERS		16
 
 struct rst_range {
 	uint64_t start, end;
@@ -59,6 +60,28 @@ struct rst_sigaction {
 
 struct rst_itimer {
 	uint64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+/* A POSIX timer: what timer_create() takes (the id the task's code holds,
+ * its clock, its struct sigevent) and, for timer_settime(), the kernel's
+ * struct __kernel_itimerspec (interval, then the time left at the dump). */
+struct rst_posix_timer {
+	int32_t id;
+	int32_t clock_id;
+	int32_t signo, notify;	/* sigev_signo, sigev_notify */
+	int32_t notify_tid;	/* SIGEV_THREAD_ID: the image tid it signals */
+	int32_t pad;
+	uint64_t sival;		/* sigev_value */
+	int64_t spec[4];	/* it_interval sec, nsec; it_value sec, nsec */
+};
+
+/* One seccomp filter of a thread's chain: the classic BPF program, in the
+ * bootstrap area, and the flags it is installed with (TSYNC when the
+ * threads of the process share the chain, as CRIU's dump decided). */
+struct rst_seccomp_filter {
+	uint32_t flags;
+	uint32_t len;		/* instructions (struct sock_filter, 8 bytes each) */
+	uint64_t insns;		/* their address */
 };
 
 struct restorer_args {
@@ -107,6 +130,9 @@ struct restorer_args {
 		int32_t sched_prio, sched_nice;
 		uint32_t pdeath_sig;	/* 0: none */
 		struct rst_creds creds;
+		/* SECCOMP_MODE_*; in filter mode the chain, oldest first. */
+		uint32_t seccomp_mode, nr_seccomp;
+		struct rst_seccomp_filter *seccomp;
 	} threads[RST_MAX_THREADS];
 
 	struct rst_sigaction sigchld;	/* restored in RESTORE_SIGCHLD */
@@ -123,6 +149,12 @@ struct restorer_args {
 		uint8_t info[128];	/* the raw siginfo_t */
 	} *siginfo;
 	struct rst_itimer itimers[3];	/* real, virtual, prof */
+	/* Helper tasks this task forked (pids), reaped at RESTORE_SIGCHLD. */
+	uint32_t nr_helpers;
+	int32_t helpers[RST_MAX_HELPERS];
+	/* Sorted by id, after the pending signals in the bootstrap area. */
+	uint32_t nr_posix_timers;
+	struct rst_posix_timer *posix_timers;
 
 	/* The barrier. */
 	struct task_entries *te;
@@ -141,5 +173,12 @@ struct restorer_args {
 
 /* The blob's entry: called on the bootstrap stack with rdi = args. */
 void restorer_entry(struct restorer_args *args);
+
+/* Inside the blob (restore/pie/timers.c): POSIX timers, itimers, seccomp.
+ * Each returns 0 or -errno and names what failed in *what, and which timer
+ * or filter in *n, for restorer.c's report. */
+long pie_create_timers(struct restorer_args *a, const char **what, int32_t *n);
+long pie_arm_timers(struct restorer_args *a, const char **what, int32_t *n);
+long pie_restore_seccomp(struct rst_thread *th, const char **what, int32_t *n);
 
 #endif

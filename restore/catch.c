@@ -29,7 +29,7 @@
 extern const unsigned char restorer_blob[];
 extern const unsigned long restorer_off_sigreturn;
 
-static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid, int stop_signo)
+static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid, int stop_signo, int seccomp)
 {
 	struct caught *t = realloc(cs->t, (cs->nr + 1) * sizeof(*t));
 
@@ -41,6 +41,7 @@ static int add(struct catch_set *cs, pid_t tid, pid_t tgid, uint32_t image_tid, 
 	t[cs->nr].tgid = tgid;
 	t[cs->nr].image_tid = image_tid;
 	t[cs->nr].stop_signo = tid == tgid ? stop_signo : 0;
+	t[cs->nr].seccomp = seccomp;
 	cs->nr++;
 	return 0;
 }
@@ -100,7 +101,7 @@ int catch_collect(struct restore_ctx *ctx, struct catch_set *cs)
 			if (d->d_name[0] == '.')
 				continue;
 			if (add(cs, atoi(d->d_name), pid, image_tid(te, atoi(d->d_name), t->pid),
-				stop_signal_of(t))) {
+				stop_signal_of(t), seccomp_task_uses(t))) {
 				closedir(dir);
 				return -1;
 			}
@@ -318,7 +319,13 @@ int catch_attach(struct catch_set *cs)
 	for (i = 0; i < cs->nr; i++) {
 		struct caught *t = &cs->t[i];
 
-		if (ptrace(PTRACE_SEIZE, t->tid, 0, PTRACE_O_TRACESYSGOOD))
+		/* As CRIU's attach_to_tasks(): the filters installed in
+		 * RESTORE_CREDS would judge the blob's own syscalls (its creds,
+		 * barriers, rseq) and crstep's injected munmap; suspended for
+		 * the whole process until the detach. */
+		long opts = PTRACE_O_TRACESYSGOOD | (t->seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0);
+
+		if (ptrace(PTRACE_SEIZE, t->tid, 0, opts))
 			return error("task %u: thread %d: PTRACE_SEIZE: %s", t->image_tid, t->tid, strerror(errno));
 		t->seized = 1;
 		if (interrupt(cs, t) || ptrace(PTRACE_CONT, t->tid, 0, 0))

@@ -46,7 +46,6 @@ static int check_thread(const struct img_task *t, const struct img_thread *th, i
 {
 	const CoreEntry *core = th->core;
 	const ThreadInfoX86 *ti = core->thread_info;
-	const ThreadCoreEntry *tcore = core->thread_core;
 	uint64_t have = sigframe_xfeatures(), want;
 	char buf[256];
 	size_t i;
@@ -81,8 +80,6 @@ static int check_thread(const struct img_task *t, const struct img_thread *th, i
 			     "(CRIU's cpu-cap check refuses this too)", th->tid,
 			     xfeature_names(want & ~have & ~3ull, buf, sizeof(buf)),
 			     (unsigned long)want, (unsigned long)have);
-	if (tcore && tcore->has_seccomp_mode && tcore->seccomp_mode)
-		return error("core-%u.img: seccomp mode %d: not restored yet", th->tid, tcore->seccomp_mode);
 	(void)t;
 	return 0;
 }
@@ -131,8 +128,8 @@ static int check_task(const struct img_set *set, const struct img_task *t, int c
 		if (t->threads[i].core->thread_core &&
 		    check_signals(t->threads[i].tid, "signals_p", t->threads[i].core->thread_core->signals_p))
 			return -1;
-	if (tc->timers && tc->timers->n_posix)
-		return error("core-%u.img: POSIX timers: not restored yet", t->pid);
+	if (timers_check(t) || seccomp_check(set, t))
+		return -1;
 	/* Named before the generic VMA refusal below, which would call them
 	 * "shared or special memory". */
 	if (t->mm->n_aios)
@@ -187,14 +184,16 @@ static int check_sessions(const struct img_set *set)
 		const PstreeEntry *pe = set->tasks[i].pstree;
 		const struct img_task *parent = i ? imgset_task(set, pe->ppid) : NULL;
 
-		if (pe->pgid != pe->pid && (!parent || parent->pstree->pgid != pe->pgid))
+		/* A group whose leader is gone gets a helper (helper.c). */
+		if (pe->pgid != pe->pid && (!parent || parent->pstree->pgid != pe->pgid) &&
+		    (!parent || imgset_task(set, pe->pgid)))
 			return error("pstree.img: entry %zu: task %u is in group %u whose leader is not its "
 				     "parent's group: helper tasks are not restored yet", i, pe->pid, pe->pgid);
 		if (pe->sid != pe->pid && (!parent || parent->pstree->sid != pe->sid))
 			return error("pstree.img: entry %zu: task %u is in session %u whose leader is not its "
 				     "parent's session: helper tasks are not restored yet", i, pe->pid, pe->sid);
 	}
-	return 0;
+	return helpers_plan(set, NULL, NULL);
 }
 
 /* An fd table several tasks share (CLONE_FILES) is rebuilt by forking each
@@ -297,21 +296,23 @@ int restore_features_check(const struct img_set *set, int cpu_cap_none)
 	for (i = 0; i < set->nr_tasks; i++)
 		if (check_task(set, &set->tasks[i], cpu_cap_none))
 			return -1;
-	if (set->seccomp_img->nr && ((SeccompEntry *)set->seccomp_img->entries[0].msg)->n_seccomp_filters)
-		return error("seccomp.img: seccomp filters: not restored yet");
 	return 0;
 }
 
 /* The counts that decide the participants, and a slot per participant. */
-/* The barrier's participants: a slot per task (zombies too) and one per
- * further thread, as restore_prepare_counts() hands them out. */
+/* The barrier's participants: a slot per task (zombies too), one per
+ * further thread and one per helper, as restore_prepare_counts() and
+ * helpers_assign_slots() hand them out. */
 uint32_t restore_nr_slots(const struct img_set *set)
 {
-	uint32_t n = 0;
+	struct restore_helper helpers[RST_MAX_HELPERS];
+	uint32_t n = 0, nr_helpers = 0;
 	size_t i;
 
 	for (i = 0; i < set->nr_tasks; i++)
 		n += set->tasks[i].nr_threads > 1 ? set->tasks[i].nr_threads : 1;
+	if (!helpers_plan(set, helpers, &nr_helpers))
+		n += nr_helpers;
 	return n;
 }
 
@@ -341,7 +342,7 @@ int restore_prepare_counts(struct restore_ctx *ctx)
 		te->nr_threads += t->nr_threads;
 		te->nr_zombies += t->zombie;
 	}
-	return 0;
+	return helpers_assign_slots(ctx);
 }
 
 int restore_thread_slot(const struct restore_ctx *ctx, const struct img_task *t, size_t i)

@@ -623,18 +623,6 @@ static void args_task(struct img_task *t, struct restorer_args *a)
 		args_siginfo(a, tcore ? tcore->signals_p : NULL, 0, t->threads[i].tid);
 	}
 	args_siginfo(a, tc->signals_s, 1, t->pid);
-	if (tc->timers) {
-		ItimerEntry *it[3] = { tc->timers->real, tc->timers->virt, tc->timers->prof };
-
-		for (i = 0; i < 3; i++) {
-			if (!it[i])
-				continue;
-			a->itimers[i].interval_sec = it[i]->isec;
-			a->itimers[i].interval_usec = it[i]->iusec;
-			a->itimers[i].value_sec = it[i]->vsec;
-			a->itimers[i].value_usec = it[i]->vusec;
-		}
-	}
 }
 
 /* Each thread's final frame, with its own registers, FPU state, blocked
@@ -679,7 +667,10 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 	uint64_t blob_len = PAGE_UP(restorer_blob_size);
 	uint64_t frame_len = PAGE_UP(sigframe_room());
 	uint64_t sig_off = boot_offset_threads(pm) + t->nr_threads * (RST_THREAD_STACK + frame_len);
-	uint64_t len = sig_off + PAGE_UP(count_siginfo(t) * sizeof(struct rst_siginfo));
+	/* Then the POSIX timers and the seccomp filters (timers.c, seccomp.c). */
+	uint64_t tim_off = sig_off + PAGE_UP(count_siginfo(t) * sizeof(struct rst_siginfo));
+	uint64_t sec_off = tim_off + ((timers_args_size(t) + 7) & ~7ull);
+	uint64_t len = PAGE_UP(sec_off + seccomp_args_size(ctx->set, t));
 	struct restorer_args *a;
 	uint32_t i;
 
@@ -719,6 +710,8 @@ int mem_prepare_args(struct restore_ctx *ctx, struct img_task *t, struct premap 
 	if (args_mm(ctx, t, a, exe_fd))
 		goto err;
 	args_task(t, a);
+	timers_args_fill(t, a, (void *)(pm->boot_start + tim_off));
+	seccomp_args_fill(ctx->set, t, a, (void *)(pm->boot_start + sec_off));
 
 	/* Move the args into the bootstrap area; the blob sees only that. */
 	memcpy((void *)(pm->boot_start + blob_len), a, sizeof(*a));

@@ -88,8 +88,9 @@ static void fork_children(struct restore_ctx *ctx, struct img_task *t)
 }
 
 /* Sessions and groups as dumped.  A task that leads neither inherits both
- * from its parent; features.c refused trees that would need CRIU's helper
- * processes for a missing leader. */
+ * from its parent, or joins a group whose leader is gone through its helper
+ * (helper.c); features.c refused the other trees that would need CRIU's
+ * helper processes. */
 static void restore_session(struct restore_ctx *ctx, struct img_task *t)
 {
 	PstreeEntry *pe = t->pstree;
@@ -98,6 +99,8 @@ static void restore_session(struct restore_ctx *ctx, struct img_task *t)
 		task_fail(ctx, t, "task %u: setsid: %s", t->pid, strerror(errno));
 	if (pe->pgid == t->pid && getpgid(0) != (pid_t)t->pid && setpgid(0, 0))
 		task_fail(ctx, t, "task %u: setpgid: %s", t->pid, strerror(errno));
+	if (pe->pgid != t->pid && getpgid(0) != (pid_t)pe->pgid && helpers_join(ctx, t))
+		task_fail(ctx, t, "task %u: process group", t->pid);
 	if (getsid(0) != (pid_t)pe->sid || getpgid(0) != (pid_t)pe->pgid)
 		task_fail(ctx, t, "task %u: session %d group %d, the image says %u and %u", t->pid,
 			  getsid(0), getpgid(0), pe->sid, pe->pgid);
@@ -115,6 +118,7 @@ static __attribute__((noreturn)) void zombie_main(struct restore_ctx *ctx, struc
 		stage = task_finish_stage(&ctx->shared->te, stage, ctx->slots[t - ctx->set->tasks]);
 	if (stage < 0)
 		_exit(1);
+	helpers_reap(ctx, t);
 	if (sig) {
 		signal(sig, SIG_DFL);
 		sigemptyset(&none);
@@ -343,6 +347,7 @@ static __attribute__((noreturn)) void restore_and_jump(struct restore_ctx *ctx, 
 	if (mem_prepare_args(ctx, t, pm, exe_fd))
 		task_fail(ctx, t, "task %u: restorer", t->pid);
 	pm->args->sigchld = sigchld;
+	helpers_args(ctx, t, pm->args);
 	pm->args->te = te;
 	pm->args->pid = t->pid;
 	pm->args->err = report_of(ctx, t)->msg;

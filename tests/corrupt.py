@@ -18,6 +18,10 @@ the images directory first.
   corrupt.py ghost-mode GHOST_IMG MODE  the ghost file's mode is MODE (the
                                       contents after its entry are kept)
   corrupt.py remap-type REMAP_IMG N T remap-fpath entry N has remap_type T
+  corrupt.py seccomp-filter CORE_IMG N  the thread's seccomp chain starts at
+                                      filter N of seccomp.img
+  corrupt.py timer-thread CORE_IMG TID  the task's SIGEV_THREAD_ID POSIX
+                                      timers signal thread TID
 """
 import struct
 import sys
@@ -158,6 +162,28 @@ def main(argv):
             f[2] = value if len(nums) == 1 else set_in(f[2], nums[1:])
             return build(fields)
         entries[n] = set_in(entries[n], nums)
+    elif op == "seccomp-filter":
+        # core_entry.thread_core (5) -> thread_core_entry.seccomp_filter (12)
+        core = parse(entries[0])
+        tc = parse(get(core, 5)[2])
+        get(tc, 12)[2] = int(argv[3])
+        get(core, 5)[2] = build(tc)
+        entries[0] = build(core)
+    elif op == "timer-thread":
+        # core_entry.tc (3) -> task_core_entry.timers (7) -> posix (4):
+        # notify_thread_id (11) where it_sigev_notify (4) is SIGEV_THREAD_ID
+        core = parse(entries[0])
+        tc = parse(get(core, 3)[2])
+        timers = parse(get(tc, 7)[2])
+        for f in timers:
+            if f[0] == 4:
+                pt = parse(f[2])
+                if get(pt, 4)[2] == 4:
+                    get(pt, 11)[2] = int(argv[3]) & 0xffffffffffffffff
+                    f[2] = build(pt)
+        get(tc, 7)[2] = build(timers)
+        get(core, 3)[2] = build(tc)
+        entries[0] = build(core)
     elif op == "remap-type":
         n = int(argv[3])
         rpe = [f for f in parse(entries[n]) if f[0] != 3] + [[3, 0, int(argv[4])]]

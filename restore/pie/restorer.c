@@ -17,8 +17,10 @@
  *     list, fs/gs base, rseq, comm, nice and scheduling policy, the
  *     parent-death signal;
  *  6. the last barriers: finish RESTORE, SIGCHLD's action in RESTORE_SIGCHLD,
- *     creds in RESTORE_CREDS (every thread its own, see restore_creds()),
- *     then wait for COMPLETE;
+ *     seccomp and creds in RESTORE_CREDS (every thread its own, see
+ *     restore_creds()), then wait for COMPLETE; the POSIX timers are
+ *     created before RESTORE ends and armed with the itimers after
+ *     COMPLETE (timers.c);
  *  7. rt_sigreturn into the dumped registers.  The controller catches that
  *     syscall's exit with ptrace and unmaps this blob. */
 #include <stdint.h>
@@ -248,17 +250,15 @@ static void restore_thread(struct restorer_args *a, struct rst_thread *th)
 		      th->pdeath_sig);
 }
 
-static void restore_itimers(struct restorer_args *a)
-{
-	int which;
-
-	for (which = 0; which < 3; which++) {
-		struct rst_itimer *t = &a->itimers[which];
-
-		if (t->interval_sec | t->interval_usec | t->value_sec | t->value_usec)
-			CHECK(a, sysraw3(__NR_setitimer, which, (long)t, 0), "setitimer", 0);
-	}
-}
+/* timers.c's steps: what failed, and which timer or filter. */
+#define CHECK_STEP(a, call)						\
+	do {								\
+		const char *__what = "";				\
+		int32_t __n = 0;					\
+		long __r = (call);					\
+		if (__r < 0)						\
+			fail_at(a, __what, " ", (uint64_t)(int64_t)__n, 0, __r); \
+	} while (0)
 
 static int cap_in(const uint32_t *set, int cap)
 {
@@ -381,6 +381,11 @@ static void last_stages(struct restorer_args *a, struct rst_thread *th, int lead
 	int stage = finish(a, th, CR_STATE_RESTORE);
 
 	if (stage == CR_STATE_RESTORE_SIGCHLD) {
+		/* The helpers this task forked exit once RESTORE is over (CRIU's
+		 * wait_helpers()). */
+		for (uint32_t i = 0; leader && i < a->nr_helpers; i++)
+			CHECK_N(a, sysraw6(__NR_wait4, a->helpers[i], 0, 0x40000000 /* __WALL */, 0, 0, 0),
+				"wait4 of helper", " ", a->helpers[i]);
 		if (leader)
 			CHECK(a, sysraw6(__NR_rt_sigaction, 17 /* SIGCHLD */, (long)&a->sigchld, 0, 8, 0, 0),
 			      "rt_sigaction(SIGCHLD)", 0);
@@ -388,7 +393,10 @@ static void last_stages(struct restorer_args *a, struct rst_thread *th, int lead
 		stage = finish(a, th, CR_STATE_RESTORE_SIGCHLD);
 	}
 	if (stage == CR_STATE_RESTORE_CREDS) {
-		/* Credentials are per thread at the syscall level. */
+		/* Credentials are per thread at the syscall level.  Seccomp
+		 * first, while the thread may still install a filter (see
+		 * timers.c). */
+		CHECK_STEP(a, pie_restore_seccomp(th, &__what, &__n));
 		restore_creds(a, &th->creds);
 		stage = finish(a, th, CR_STATE_RESTORE_CREDS);
 	}
@@ -493,9 +501,10 @@ void restorer_entry(struct restorer_args *a)
 	/* What is left of the premap reservation (its guard page). */
 	sysraw3(__NR_munmap, a->premap_start, a->premap_end - a->premap_start, 0);
 	restore_mm(a);
-	restore_itimers(a);
 	clone_threads(a);
+	CHECK_STEP(a, pie_create_timers(a, &__what, &__n));
 	restore_thread(a, &a->threads[0]);
 	last_stages(a, &a->threads[0], 1);
+	CHECK_STEP(a, pie_arm_timers(a, &__what, &__n));
 	finish_thread(a, &a->threads[0]);
 }

@@ -65,11 +65,18 @@ ok $? "pending: the process is marked (2 threads)"
 "$CRSTEP" show --tree "$FIX/criu-4.2/stopped/images" >"$TMP/tree" 2>&1
 grep -q '^  31251  31250  31250       stopped (2 threads)$' "$TMP/tree"
 ok $? "stopped: the child of two threads is marked (2 threads)"
+"$CRSTEP" show --tree "$FIX/criu-4.2/timers/images" >"$TMP/tree" 2>&1
+grep -q '^  31800  31800  31800   timers (2 threads)$' "$TMP/tree" &&
+	grep -q '^  31802  31800  31800       timers (2 threads)$' "$TMP/tree"
+ok $? "timers: P and its child C are marked (2 threads)"
+"$CRSTEP" show --tree "$FIX/criu-4.2/helper/images" >"$TMP/tree" 2>&1
+grep -q '^  31853  31851  31850       helper (zombie)$' "$TMP/tree"
+ok $? "helper: the zombie in a group whose leader is gone is marked (zombie)"
 n=$(cat "$FIX"/criu-4.2/*/crit/x-ps.txt | wc -l)
 for dir in "$FIX"/criu-4.2/*/images; do
 	"$CRSTEP" show --tree "$dir"
 done 2>&1 | grep -c '(' >"$TMP/count"
-[ "$(cat "$TMP/count")" -eq 6 ]
+[ "$(cat "$TMP/count")" -eq 9 ]
 ok $? "no other line of the $n tree lines is annotated"
 
 # The comparer itself must see a difference.
