@@ -650,27 +650,35 @@ static int run_protocol(struct controller *c)
 
 /* The shared area, sized by the tree: the barrier with a slot per task and
  * thread, then a report per slot, then a word per pstree entry. */
-static size_t shared_reports_off(const struct img_set *set)
-{
-	return (offsetof(struct shared_area, te) + task_entries_size(restore_nr_slots(set)) + 63) & ~(size_t)63;
-}
+struct shared_layout {
+	uint32_t nr_slots;
+	size_t reports, fdt, len;	/* offsets of the arrays, the mapping's size */
+};
 
-static size_t shared_fdt_off(const struct img_set *set)
+/* Counted once: the slots walk the tree (and plan the helpers). */
+static struct shared_layout shared_layout(const struct img_set *set)
 {
-	return shared_reports_off(set) + (size_t)restore_nr_slots(set) * sizeof(struct task_report);
+	struct shared_layout l = { .nr_slots = restore_nr_slots(set) };
+
+	l.reports = (offsetof(struct shared_area, te) + task_entries_size(l.nr_slots) + 63) & ~(size_t)63;
+	l.fdt = l.reports + (size_t)l.nr_slots * sizeof(struct task_report);
+	l.len = PAGE_UP(l.fdt + set->nr_tasks * sizeof(int32_t));
+	return l;
 }
 
 size_t restore_shared_size(const struct img_set *set)
 {
-	return PAGE_UP(shared_fdt_off(set) + set->nr_tasks * sizeof(int32_t));
+	return shared_layout(set).len;
 }
 
 void restore_shared_init(struct shared_area *sh, const struct img_set *set)
 {
-	sh->size = restore_shared_size(set);
-	sh->reports = (struct task_report *)((char *)sh + shared_reports_off(set));
-	sh->fdt_done = (int32_t *)((char *)sh + shared_fdt_off(set));
-	task_entries_init(&sh->te, restore_nr_slots(set));
+	struct shared_layout l = shared_layout(set);
+
+	sh->size = l.len;
+	sh->reports = (struct task_report *)((char *)sh + l.reports);
+	sh->fdt_done = (int32_t *)((char *)sh + l.fdt);
+	task_entries_init(&sh->te, l.nr_slots);
 }
 
 int restore_ctx_alloc(struct restore_ctx *ctx)
